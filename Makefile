@@ -1,0 +1,64 @@
+# Synthdata Platform. `make demo` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .venv-tools
+# The CPU build of torch; a looser requirement pulls a multi-GB CUDA build. Install it
+# before everything else so sdv/ctgan find it satisfied.
+TORCH ?= torch==2.13.0
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export CDK_DISABLE_VERSION_CHECK ?= 1
+export CHECKPOINT_DISABLE ?= 1
+
+.PHONY: setup demo test synth synth-aws synth-terraform bench schema lock lint clean
+
+setup: $(VENV)/.installed node_modules/.installed $(TOOLS)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "pip==24.3.1"
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -c requirements.lock -e ".[all,dev]"
+	touch $@
+
+# checkov pins old boto3 / packaging, so it lives in its own environment.
+$(TOOLS)/.installed: requirements-tools.lock
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --disable-pip-version-check -r requirements-tools.lock
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup
+	$(PY) -m apps.demo
+
+test: setup
+	$(PY) -m pytest
+
+synth: synth-aws synth-terraform
+
+synth-aws: setup
+	npx cdk synth --quiet --no-validation
+
+synth-terraform: setup
+	npx cdktf synth
+
+bench: setup
+	$(PY) benchmarks/synth_speed.py
+
+schema: setup
+	$(PY) -m constructs_lib.spec --schema > docs/platform-spec.schema.json
+
+# Re-pin after changing pyproject.toml: records exactly what the tests ran against.
+lock:
+	$(PY) -m pip freeze --exclude-editable | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' > requirements.lock
+	$(TOOLS)/bin/python -m pip freeze > requirements-tools.lock
+
+lint: setup
+	$(PY) -m ruff check constructs_lib service apps tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(TOOLS) node_modules cdk.out cdktf.out .synth-data demo-output

@@ -1,0 +1,16 @@
+"""Synthdata construct library: one provider-agnostic platform description, four clouds.
+
+This top-level package is cloud-free: it holds the spec, naming and tagging rules and the
+runtime contract. Each cloud's constructs live in their own subpackage and import their
+provider only there:
+
+    from constructs_lib import PlatformSpec
+    from constructs_lib.aws import SyntheticDataPlatform   # aws-cdk-lib
+    from constructs_lib.gcp import SyntheticDataPlatform   # cdktf + google provider
+"""
+
+from .contract import RuntimeContract
+from .spec import PlatformSpec, SpecError
+
+__all__ = ["PlatformSpec", "RuntimeContract", "SpecError"]
+__version__ = "0.1.0"

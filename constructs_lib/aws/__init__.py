@@ -1,0 +1,28 @@
+"""The platform on AWS, with aws-cdk-lib. Importing this module loads the CDK; nothing
+else in `constructs_lib` does.
+
+    from aws_cdk import App, Stack
+    from constructs_lib import PlatformSpec
+    from constructs_lib.aws import SyntheticDataPlatform
+
+    app = App()
+    stack = Stack(app, "Synth")
+    SyntheticDataPlatform(stack, "Synth", spec=PlatformSpec(name="demo"))
+"""
+
+from .bucket import SecureBucket
+from .defaults import FEATURE_FLAGS, SecureDefaultOverridden
+from .generator import ServerlessGenerator
+from .metadata_store import MetadataStore
+from .platform import SyntheticDataPlatform
+from .stack import PlatformStack
+
+__all__ = [
+    "FEATURE_FLAGS",
+    "MetadataStore",
+    "PlatformStack",
+    "SecureBucket",
+    "SecureDefaultOverridden",
+    "ServerlessGenerator",
+    "SyntheticDataPlatform",
+]
