@@ -50,7 +50,7 @@ bench: setup
 	$(PY) benchmarks/synth_speed.py
 
 schema: setup
-	$(PY) -m constructs_lib.spec --schema > docs/platform-spec.schema.json
+	$(PY) -c "from constructs_lib.spec import main; main(['--schema'])" > docs/platform-spec.schema.json
 
 # Re-pin after changing pyproject.toml: records exactly what the tests ran against.
 lock:

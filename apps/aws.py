@@ -26,7 +26,9 @@ def spec_files() -> list[Path]:
     return [Path(p) for p in listed.split(",") if p] if listed else list(DEFAULT_SPECS)
 
 
-def build_app(specs: list[PlatformSpec] | None = None, **app_props) -> tuple[App, list[PlatformStack]]:
+def build_app(
+    specs: list[PlatformSpec] | None = None, **app_props
+) -> tuple[App, list[PlatformStack]]:
     """The app with one stack per spec and cdk-nag's AwsSolutions checks attached."""
     specs = specs if specs is not None else [PlatformSpec.from_file(p) for p in spec_files()]
     app = App(**app_props)

@@ -8,8 +8,8 @@ image can carry it without the construct library's dependencies.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 __all__ = [
     "ALL_VARIABLES",

@@ -12,7 +12,8 @@ reach in and adjust them.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "CONSTRUCT_NAMES",

@@ -61,8 +61,10 @@ def check_module(module: ModuleType) -> list[str]:
             if arg not in keyword:
                 problems.append(f"{name}.__init__ lacks keyword argument {arg!r}")
         for arg, param in keyword.items():
-            if arg not in CONSTRUCTOR_ARGUMENTS[name] and param.default is inspect.Parameter.empty:
-                problems.append(f"{name}.__init__ adds required argument {arg!r}; give it a default")
+            required = param.default is inspect.Parameter.empty
+            if arg not in CONSTRUCTOR_ARGUMENTS[name] and required:
+                problems.append(f"{name}.__init__ adds required argument {arg!r}; "
+                                "give it a default")
     return problems
 
 

@@ -231,7 +231,8 @@ class NetworkSpec(_Section):
         try:
             net = ipaddress.ip_network(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a CIDR block; write it as '10.42.0.0/16'")
+            raise ValueError(
+                f"{value!r} is not a CIDR block; write it as '10.42.0.0/16'") from None
         if not net.is_private or net.prefixlen > 24 or net.prefixlen < 16:
             raise ValueError(
                 f"{value!r} must be a private range between /16 and /24, e.g. '10.42.0.0/16'"

@@ -15,8 +15,11 @@ from .defaults import (
     acknowledge,
     checkov_skip,
     lifecycle_rules,
-    removal_policy as default_removal_policy,
+    skip_unless_customer_managed,
     warn_override,
+)
+from .defaults import (
+    removal_policy as default_removal_policy,
 )
 from .key import platform_key
 
@@ -117,7 +120,8 @@ class SecureBucket(Construct):
         self.bucket = s3.Bucket(
             self, "Bucket",
             bucket_name=bucket_name or names.data_bucket,
-            encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption=(s3.BucketEncryption.KMS if encryption_key
+                        else s3.BucketEncryption.S3_MANAGED),
             encryption_key=encryption_key,
             bucket_key_enabled=bool(encryption_key),
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -131,9 +135,7 @@ class SecureBucket(Construct):
             removal_policy=policy,
             auto_delete_objects=False,
         )
-        if not encryption_key:
-            checkov_skip(self.bucket, "CKV_AWS_145",
-                         "The spec chose provider-managed encryption (SSE-S3).")
+        skip_unless_customer_managed(encryption_key, {"CKV_AWS_145": self.bucket})
         self.purpose = purpose
         self.bucket_name: str = self.bucket.bucket_name
         self.bucket_arn: str = self.bucket.bucket_arn

@@ -101,6 +101,17 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
+PROVIDER_MANAGED = ("The spec chose provider-managed encryption (storage.encryption: "
+                    "provider_managed); the service's default encryption at rest applies.")
+
+
+def skip_unless_customer_managed(key, resources: dict[str, IConstruct]) -> None:
+    """Without a platform key, record each encryption check as the spec's explicit choice."""
+    if key is None:
+        for check, resource in resources.items():
+            checkov_skip(resource, check, PROVIDER_MANAGED)
+
+
 def checkov_skip(resource: IConstruct, check: str, reason: str) -> None:
     """Record a reasoned checkov skip in the resource's template metadata."""
     cfn = resource.node.default_child if resource.node.default_child is not None else resource

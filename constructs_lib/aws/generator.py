@@ -12,30 +12,35 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import jsii
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, IgnoreMode, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
-from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import IgnoreMode
 from constructs import Construct
 
 from ..contract import RuntimeContract
 from ..naming import aws_names
 from ..spec import PlatformSpec
 from .bucket import SecureBucket
-from .defaults import acknowledge, checkov_skip, log_retention, removal_policy
+from .defaults import (
+    acknowledge,
+    checkov_skip,
+    log_retention,
+    removal_policy,
+    skip_unless_customer_managed,
+)
 from .metadata_store import MetadataStore
 
 __all__ = ["ServerlessGenerator", "SERVICE_IMAGE_FILES"]
@@ -186,6 +191,9 @@ class ServerlessGenerator(Construct):
                      "Code signing applies to zip packages; this function runs a container "
                      "image whose digest CloudFormation pins.")
 
+        for check, resource in (("CKV_AWS_158", self.log_group), ("CKV_AWS_27",
+                                self.dead_letter_queue), ("CKV_AWS_173", self.function)):
+            skip_unless_customer_managed(key, {check: resource})
         bucket.grant_read_write(self.role)
         metadata_store.grant_read_write(self.role)
         api_keys_secret.grant_read(self.role)
@@ -203,6 +211,7 @@ class ServerlessGenerator(Construct):
             encryption_key=self._key,
             removal_policy=removal_policy(spec),
         )
+        skip_unless_customer_managed(self._key, {"CKV_AWS_158": self.access_log_group})
         authorizer = authorizers.HttpIamAuthorizer() if spec.api.auth == "iam" else None
         cors = None
         if spec.api.cors_origins:

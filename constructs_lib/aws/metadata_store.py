@@ -11,7 +11,7 @@ from constructs import Construct
 from ..naming import aws_names
 from ..spec import PlatformSpec
 from .defaults import removal_policy as default_removal_policy
-from .defaults import warn_override
+from .defaults import skip_unless_customer_managed, warn_override
 from .key import platform_key
 
 __all__ = ["MetadataStore"]
@@ -76,6 +76,7 @@ class MetadataStore(Construct):
             time_to_live_attribute="expires_at",
             removal_policy=removal_policy or default_removal_policy(spec),
         )
+        skip_unless_customer_managed(encryption_key, {"CKV_AWS_119": self.table})
         self.table_name: str = self.table.table_name
         self.store_name: str = self.table.table_name
         self.table_arn: str = self.table.table_arn

@@ -16,7 +16,7 @@ from constructs import Construct
 from ..naming import aws_names, aws_tags
 from ..spec import PlatformSpec
 from .bucket import SecureBucket
-from .defaults import acknowledge, log_retention, removal_policy
+from .defaults import acknowledge, log_retention, removal_policy, skip_unless_customer_managed
 from .generator import ServerlessGenerator
 from .key import platform_key
 from .metadata_store import MetadataStore
@@ -64,6 +64,7 @@ class SyntheticDataPlatform(Construct):
                     "invalidate all keys at once. Rotate by issuing new keys instead "
                     "(docs/aws.md, 'Key rotation').")
 
+        skip_unless_customer_managed(self.encryption_key, {"CKV_AWS_149": self.api_keys_secret})
         self.vpc: ec2.Vpc | None = self._private_network(spec) if spec.network.vpc else None
         self.generator = ServerlessGenerator(
             self, "Generator", spec=spec, bucket=self.bucket,
@@ -93,6 +94,9 @@ class SyntheticDataPlatform(Construct):
             master_key=self.encryption_key,
             enforce_ssl=True,
         )
+        # Alarms cannot publish to a topic under the AWS-managed SNS key, so without a
+        # platform key the topic stays unencrypted (it carries alarm names only).
+        skip_unless_customer_managed(self.encryption_key, {"CKV_AWS_26": self.alarm_topic})
         for email in spec.monitoring.alarm_emails:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))
         function = self.generator.function
@@ -137,6 +141,7 @@ class SyntheticDataPlatform(Construct):
         flow_logs = logs.LogGroup(self, "FlowLogs", retention=log_retention(spec),
                                   encryption_key=self.encryption_key,
                                   removal_policy=removal_policy(spec))
+        skip_unless_customer_managed(self.encryption_key, {"CKV_AWS_158": flow_logs})
         vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(
             flow_logs))
         vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
@@ -147,5 +152,9 @@ class SyntheticDataPlatform(Construct):
             ("Sqs", ec2.InterfaceVpcEndpointAwsService.SQS),
             ("XRay", ec2.InterfaceVpcEndpointAwsService.XRAY),
         ):
-            vpc.add_interface_endpoint(name, service=service, private_dns_enabled=True)
+            endpoint = vpc.add_interface_endpoint(
+                name, service=service, private_dns_enabled=True, open=False)
+            # HTTPS from inside the platform's own address range only.
+            endpoint.connections.allow_default_port_from(
+                ec2.Peer.ipv4(spec.network.cidr), "HTTPS from the platform's private subnets")
         return vpc

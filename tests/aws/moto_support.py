@@ -1,0 +1,105 @@
+"""What the local AWS (moto) lacks for our stacks, added to the emulator for the tests.
+
+moto 5.2's CloudFormation skips `AWS::SecretsManager::Secret` (a `Ref` to it resolves to
+nothing, so the policies that grant the secret fail to create) and mis-reads CloudFormation
+tags on `AWS::KMS::Key`. Both are emulator gaps, not template problems: we teach moto the
+missing resource, creating a real secret in its Secrets Manager backend, instead of
+changing the template under test. `install()` is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.kms import models as kms_models
+from moto.secretsmanager.models import secretsmanager_backends
+
+_installed = False
+
+
+class CfnSecret(CloudFormationModel):
+    """`AWS::SecretsManager::Secret` for moto's CloudFormation: `Ref` is the secret's ARN."""
+
+    def __init__(self, arn: str, name: str):
+        self.arn = arn
+        self.name = name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Id",)
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str, **kwargs: Any):
+        props = cloudformation_json.get("Properties", {})
+        backend = secretsmanager_backends[account_id][region_name]
+        value = props.get("SecretString")
+        generate = props.get("GenerateSecretString")
+        if value is None and generate is not None:
+            value = backend.get_random_password(
+                password_length=int(generate.get("PasswordLength", 32)),
+                exclude_characters=generate.get("ExcludeCharacters", ""),
+                exclude_numbers=bool(generate.get("ExcludeNumbers", False)),
+                exclude_punctuation=bool(generate.get("ExcludePunctuation", False)),
+                exclude_uppercase=bool(generate.get("ExcludeUppercase", False)),
+                exclude_lowercase=bool(generate.get("ExcludeLowercase", False)),
+                include_space=bool(generate.get("IncludeSpace", False)),
+                require_each_included_type=bool(generate.get("RequireEachIncludedType", True)),
+            )
+            value = json.loads(value)["RandomPassword"]  # the backend answers as the API
+        name = props.get("Name") or resource_name
+        created = json.loads(backend.create_secret(
+            name=name, secret_string=value, secret_binary=None,
+            description=props.get("Description"), tags=props.get("Tags"),
+            kms_key_id=props.get("KmsKeyId"), client_request_token=None,
+            replica_regions=[], force_overwrite=False,
+        ))
+        return cls(created["ARN"], created["Name"])
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any,
+                                        account_id: str, region_name: str) -> None:
+        backend = secretsmanager_backends[account_id][region_name]
+        backend.delete_secret(resource_name, recovery_window_in_days=None,
+                              force_delete_without_recovery=True)
+
+
+def _kms_create_key_accepting_cloudformation_tags() -> None:
+    original = kms_models.KmsBackend.create_key
+
+    def create_key(self, policy, key_usage, key_spec, description, tags, *args, **kwargs):
+        if tags:
+            tags = [{"TagKey": t.get("TagKey", t.get("Key")),
+                     "TagValue": t.get("TagValue", t.get("Value"))} for t in tags]
+        return original(self, policy, key_usage, key_spec, description, tags, *args, **kwargs)
+
+    kms_models.KmsBackend.create_key = create_key
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _kms_create_key_accepting_cloudformation_tags()
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+    _installed = True

@@ -1,0 +1,322 @@
+"""Each secure default of the AWS platform, asserted on the synthesized templates.
+
+A test here fails if a default is lost. The templates come from the session fixtures
+(synthesized once); the expected values come from the example specs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from constructs_lib import PlatformSpec, contract
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV, PROD = "synth-synthdemo-dev", "synth-synthdemo-prod"
+SPECS = {DEV: PlatformSpec.from_file(ROOT / "examples/dev.yaml"),
+         PROD: PlatformSpec.from_file(ROOT / "examples/prod.yaml")}
+STACKS = pytest.mark.parametrize("stack", [DEV, PROD])
+
+
+def data_bucket(app, stack):
+    buckets = app.resources(stack, "AWS::S3::Bucket")
+    [bucket] = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
+    return bucket
+
+
+def statements(resource):
+    return resource["Properties"]["PolicyDocument"]["Statement"]
+
+
+# -- S3 ----------------------------------------------------------------------------------
+
+@STACKS
+def test_data_bucket_is_encrypted_with_the_platform_kms_key(aws_app, stack):
+    [rule] = data_bucket(aws_app, stack)["Properties"]["BucketEncryption"][
+        "ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    key_ref = rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0]
+    assert aws_app.templates[stack]["Resources"][key_ref]["Type"] == "AWS::KMS::Key"
+    assert rule["BucketKeyEnabled"] is True
+
+
+@STACKS
+def test_every_bucket_blocks_public_access(aws_app, stack):
+    for bucket in aws_app.resources(stack, "AWS::S3::Bucket").values():
+        assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+        assert bucket["Properties"]["OwnershipControls"]["Rules"] == [
+            {"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+@STACKS
+def test_every_bucket_policy_denies_plain_http_and_old_tls(aws_app, stack):
+    policies = aws_app.resources(stack, "AWS::S3::BucketPolicy")
+    assert len(policies) == len(aws_app.resources(stack, "AWS::S3::Bucket"))
+    for policy in policies.values():
+        denies = [s for s in statements(policy) if s["Effect"] == "Deny"]
+        conditions = [s["Condition"] for s in denies]
+        assert {"Bool": {"aws:SecureTransport": "false"}} in conditions
+        assert {"NumericLessThan": {"s3:TlsVersion": 1.2}} in conditions
+
+
+@STACKS
+def test_every_bucket_is_versioned(aws_app, stack):
+    for bucket in aws_app.resources(stack, "AWS::S3::Bucket").values():
+        assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+@STACKS
+def test_data_bucket_logs_access_to_the_log_bucket(aws_app, stack):
+    logging = data_bucket(aws_app, stack)["Properties"]["LoggingConfiguration"]
+    target = logging["DestinationBucketName"]["Ref"]
+    assert aws_app.templates[stack]["Resources"][target]["Type"] == "AWS::S3::Bucket"
+    log_policy = [p for p in aws_app.resources(stack, "AWS::S3::BucketPolicy").values()
+                  if p["Properties"]["Bucket"] == {"Ref": target}][0]
+    assert any(s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+               for s in statements(log_policy))
+
+
+@STACKS
+def test_lifecycle_follows_the_spec_retention(aws_app, stack):
+    spec = SPECS[stack]
+    rules = {r["Id"]: r for r in
+             data_bucket(aws_app, stack)["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-samples"]["ExpirationInDays"] == spec.storage.retention_days
+    assert rules["expire-samples"]["Prefix"] == "data/samples/"
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": spec.storage.noncurrent_version_days}
+    assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 1}
+
+
+def test_removal_policy_follows_the_spec(aws_app):
+    dev_bucket = data_bucket(aws_app, DEV)
+    prod_bucket = data_bucket(aws_app, PROD)
+    assert dev_bucket["DeletionPolicy"] == "Delete"
+    assert prod_bucket["DeletionPolicy"] == "Retain"
+    assert aws_app.one(PROD, "AWS::DynamoDB::Table")["DeletionPolicy"] == "Retain"
+    assert aws_app.one(PROD, "AWS::KMS::Key")["DeletionPolicy"] == "Retain"
+
+
+# -- DynamoDB ------------------------------------------------------------------------------
+
+@STACKS
+def test_table_has_pitr_kms_encryption_and_on_demand_billing(aws_app, stack):
+    props = aws_app.one(stack, "AWS::DynamoDB::Table")["Properties"]
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+    assert "KMSMasterKeyId" in props["SSESpecification"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_table_deletion_protection_is_on_in_prod_only(aws_app):
+    assert aws_app.one(PROD, "AWS::DynamoDB::Table")["Properties"][
+        "DeletionProtectionEnabled"] is True
+    assert aws_app.one(DEV, "AWS::DynamoDB::Table")["Properties"].get(
+        "DeletionProtectionEnabled") in (None, False)
+
+
+# -- KMS, secret ---------------------------------------------------------------------------
+
+@STACKS
+def test_one_rotating_platform_key(aws_app, stack):
+    key = aws_app.one(stack, "AWS::KMS::Key")["Properties"]
+    assert key["EnableKeyRotation"] is True
+
+
+@STACKS
+def test_pepper_secret_is_generated_and_kms_encrypted(aws_app, stack):
+    secret = aws_app.one(stack, "AWS::SecretsManager::Secret")["Properties"]
+    assert "GenerateSecretString" in secret
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "SecretString" not in secret
+    assert "KmsKeyId" in secret
+
+
+@STACKS
+def test_no_secret_value_appears_in_the_template(aws_app, stack):
+    text = json.dumps(aws_app.templates[stack])
+    assert '"SecretString"' not in text
+    assert "BEGIN PRIVATE KEY" not in text
+
+
+# -- Lambda --------------------------------------------------------------------------------
+
+@STACKS
+def test_function_runs_the_service_image_with_spec_limits(aws_app, stack):
+    spec = SPECS[stack]
+    props = aws_app.one(stack, "AWS::Lambda::Function")["Properties"]
+    assert props["PackageType"] == "Image"
+    assert props["ImageConfig"]["Command"] == ["service.handlers.aws_lambda.handler"]
+    assert props["MemorySize"] == spec.generator.memory_mb
+    assert props["Timeout"] == spec.generator.timeout_seconds
+    assert props["ReservedConcurrentExecutions"] == spec.generator.concurrency
+
+
+@STACKS
+def test_function_has_tracing_dlq_encrypted_env_and_its_own_log_group(aws_app, stack):
+    props = aws_app.one(stack, "AWS::Lambda::Function")["Properties"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    dlq = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+    assert aws_app.templates[stack]["Resources"][dlq]["Type"] == "AWS::SQS::Queue"
+    assert "KmsKeyArn" in props
+    group = props["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = aws_app.templates[stack]["Resources"][group]["Properties"]
+    assert log_group["RetentionInDays"] == SPECS[stack].monitoring.log_retention_days
+    assert "KmsKeyId" in log_group
+
+
+@STACKS
+def test_function_gets_the_runtime_contract(aws_app, stack):
+    spec = SPECS[stack]
+    env = aws_app.one(stack, "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    assert env[contract.MAX_ROWS] == str(spec.generator.max_rows)
+    assert env[contract.MAX_UPLOAD_MB] == str(spec.generator.max_upload_mb)
+    assert env[contract.SYNTHESIZERS] == ",".join(spec.generator.synthesizers)
+    assert env[contract.JOBS_URL] == "inline://"
+    storage = json.dumps(env[contract.STORAGE_URL])
+    assert storage.startswith('{"Fn::Join": ["", ["s3://"') and storage.endswith('"/data"]]}')
+    assert json.dumps(env[contract.METADATA_URL]).startswith('{"Fn::Join": ["", ["dynamodb://"')
+    assert list(env[contract.API_KEYS_SECRET]) == ["Ref"]
+
+
+@STACKS
+def test_queues_are_encrypted_and_tls_only(aws_app, stack):
+    for queue in aws_app.resources(stack, "AWS::SQS::Queue").values():
+        assert "KmsMasterKeyId" in queue["Properties"]
+    for policy in aws_app.resources(stack, "AWS::SQS::QueuePolicy").values():
+        assert any(s["Effect"] == "Deny" and s["Condition"] ==
+                   {"Bool": {"aws:SecureTransport": "false"}} for s in statements(policy))
+
+
+# -- IAM -----------------------------------------------------------------------------------
+
+def all_statements(app, stack):
+    for policy in app.resources(stack, "AWS::IAM::Policy").values():
+        yield from statements(policy)
+    for role in app.resources(stack, "AWS::IAM::Role").values():
+        for inline in role["Properties"].get("Policies", []):
+            yield from inline["PolicyDocument"]["Statement"]
+
+
+@STACKS
+def test_no_iam_statement_uses_a_wildcard_action(aws_app, stack):
+    for statement in all_statements(aws_app, stack):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [
+            statement["Action"]]
+        assert not [a for a in actions if "*" in a], statement
+
+
+@STACKS
+def test_wildcard_resources_are_only_xray(aws_app, stack):
+    for statement in all_statements(aws_app, stack):
+        if statement["Resource"] == "*":
+            assert set(statement["Action"]) <= {"xray:PutTraceSegments",
+                                                 "xray:PutTelemetryRecords"}
+
+
+@STACKS
+def test_roles_carry_no_managed_policies(aws_app, stack):
+    for role in aws_app.resources(stack, "AWS::IAM::Role").values():
+        assert not role["Properties"].get("ManagedPolicyArns")
+
+
+@STACKS
+def test_object_grants_are_scoped_to_the_service_prefix(aws_app, stack):
+    s3_object = [s for s in all_statements(aws_app, stack) if "s3:PutObject" in s["Action"]]
+    assert s3_object and all(json.dumps(s["Resource"]).endswith('"/data/*"]]}')
+                             for s in s3_object)
+
+
+# -- endpoint ------------------------------------------------------------------------------
+
+@STACKS
+def test_api_stage_is_throttled_from_the_spec_and_access_logged(aws_app, stack):
+    spec = SPECS[stack]
+    stage = aws_app.one(stack, "AWS::ApiGatewayV2::Stage")["Properties"]
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == spec.api.rate_limit_per_second
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == spec.api.burst
+    log_format = json.loads(stage["AccessLogSettings"]["Format"])
+    assert {"requestId", "status", "ip"} <= set(log_format)
+    assert not any("authorization" in v.lower() for v in log_format.values())
+
+
+def test_api_key_auth_leaves_authentication_to_the_service(aws_app):
+    route = aws_app.one(DEV, "AWS::ApiGatewayV2::Route")["Properties"]
+    assert route["AuthorizationType"] == "NONE"
+
+
+def test_iam_auth_requires_signed_callers(aws_variants):
+    route = aws_variants.one("synth-variant-dev", "AWS::ApiGatewayV2::Route")["Properties"]
+    assert route["AuthorizationType"] == "AWS_IAM"
+
+
+# -- alarms, tags, outputs -----------------------------------------------------------------
+
+@STACKS
+def test_alarms_on_errors_throttles_and_duration_notify_the_topic(aws_app, stack):
+    alarms = aws_app.resources(stack, "AWS::CloudWatch::Alarm")
+    assert sorted(a["Properties"]["MetricName"] for a in alarms.values()) == [
+        "Duration", "Errors", "Throttles"]
+    topic = next(iter(aws_app.resources(stack, "AWS::SNS::Topic")))
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+    duration = [a for a in alarms.values() if a["Properties"]["MetricName"] == "Duration"][0]
+    spec = SPECS[stack]
+    assert duration["Properties"]["Threshold"] == round(
+        spec.generator.timeout_seconds * 1000 * spec.monitoring.latency_threshold_ratio)
+
+
+def test_alarm_emails_subscribe_to_the_encrypted_topic(aws_app):
+    subs = aws_app.resources(PROD, "AWS::SNS::Subscription")
+    assert [s["Properties"]["Endpoint"] for s in subs.values()] == ["synth-oncall@example.com"]
+    assert "KmsMasterKeyId" in aws_app.one(PROD, "AWS::SNS::Topic")["Properties"]
+
+
+TAGGED = ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::KMS::Key",
+          "AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::IAM::Role",
+          "AWS::Logs::LogGroup", "AWS::SNS::Topic"]
+
+
+@STACKS
+@pytest.mark.parametrize("type_", TAGGED)
+def test_resources_are_tagged_from_the_spec(aws_app, stack, type_):
+    spec = SPECS[stack]
+    for resource in aws_app.resources(stack, type_).values():
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
+        assert tags["owner"] == spec.tags.owner
+        assert tags["cost-centre"] == spec.tags.cost_centre
+        assert tags["synthdata:environment"] == spec.environment
+
+
+@STACKS
+def test_outputs_name_the_endpoint_and_resources(aws_app, stack):
+    assert set(aws_app.templates[stack]["Outputs"]) >= {
+        "SynthEndpointUrl", "SynthBucketName", "SynthMetadataTableName", "SynthFunctionName",
+        "SynthApiKeysSecretArn"}
+
+
+# -- variants ------------------------------------------------------------------------------
+
+def test_provider_managed_encryption_creates_no_key(aws_variants):
+    stack = "synth-variant-dev"
+    assert not aws_variants.resources(stack, "AWS::KMS::Key")
+    bucket = data_bucket(aws_variants, stack)
+    [rule] = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
+def test_private_network_has_no_internet_route_and_uses_endpoints(aws_variants):
+    stack = "synth-variant-dev"
+    assert not aws_variants.resources(stack, "AWS::EC2::InternetGateway")
+    assert not aws_variants.resources(stack, "AWS::EC2::NatGateway")
+    endpoints = aws_variants.resources(stack, "AWS::EC2::VPCEndpoint")
+    assert len(endpoints) == 6
+    assert aws_variants.resources(stack, "AWS::EC2::FlowLog")
+    function = aws_variants.one(stack, "AWS::Lambda::Function")["Properties"]
+    assert function["VpcConfig"]["SubnetIds"]
