@@ -8,7 +8,9 @@ Set SYNTH_SPECS to a comma-separated list of spec files to deploy your own platf
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 from pathlib import Path
 
 from aws_cdk import App, Validations
@@ -37,9 +39,30 @@ def build_app(
     return app, stacks
 
 
+def summarize(outdir: Path | str = "cdk.out") -> str:
+    """What a synthesized app would deploy: per stack, resources by type and the outputs."""
+    outdir = Path(outdir)
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    lines = []
+    for name, artifact in sorted(manifest["artifacts"].items()):
+        if artifact["type"] != "aws:cloudformation:stack":
+            continue
+        template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
+        types = Counter(r["Type"] for r in template["Resources"].values())
+        lines.append(f"{name} ({artifact.get('environment', '')}): "
+                     f"{sum(types.values())} resources")
+        lines += [f"  {count:3d}  {type_}" for type_, count in sorted(types.items())]
+        for key, output in sorted(template.get("Outputs", {}).items()):
+            lines.append(f"  output {key}: {output.get('Description', '')}".rstrip(": "))
+    return "\n".join(lines)
+
+
 def main() -> None:
-    # Every spec is validated before anything is synthesized.
-    app, _ = build_app()
+    # Every spec is validated before anything is synthesized. CDK's built-in
+    # CloudFormation validation triples synth time and duplicates cfn-lint, which the
+    # tests run on every template: it is off unless CDK_VALIDATION=true asks for it.
+    validate = os.environ.get("CDK_VALIDATION", "false").lower() == "true"
+    app, _ = build_app(builtin_cloud_formation_validation=validate)
     app.synth()
 
 
