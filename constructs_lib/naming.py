@@ -138,6 +138,8 @@ class AwsNames:
     secret: str
     log_group: str
     dead_letter_queue: str
+    job_queue: str
+    job_dead_letter_queue: str
     kms_alias: str
 
 
@@ -150,6 +152,8 @@ _AWS_KINDS = {
     "secret": "aws.secret",
     "log_group": "aws.log_group",
     "dead_letter_queue": "aws.sqs_queue",
+    "job_queue": "aws.sqs_queue",
+    "job_dead_letter_queue": "aws.sqs_queue",
     "kms_alias": "aws.kms_alias",
 }
 
@@ -167,6 +171,8 @@ def aws_names(spec: PlatformSpec) -> AwsNames:
         secret=f"synth/{stem}/api-pepper",
         log_group=f"/synth/{stem}/generator",
         dead_letter_queue=_fit(f"synth-{stem}-dlq", 80),
+        job_queue=_fit(f"synth-{stem}-jobs", 80),
+        job_dead_letter_queue=_fit(f"synth-{stem}-jobs-dlq", 80),
         kms_alias=f"alias/synth/{stem}",
     )
     _check(names, _AWS_KINDS)

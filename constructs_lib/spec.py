@@ -15,12 +15,20 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "ApiSpec",
     "GcpSpec",
     "GeneratorSpec",
+    "JobsSpec",
     "KubernetesSpec",
     "MonitoringSpec",
     "NetworkSpec",
@@ -269,6 +277,52 @@ class MonitoringSpec(_Section):
         return value
 
 
+class JobsSpec(_Section):
+    """Background jobs: training and large samples never run inside an API request."""
+
+    worker_timeout_seconds: int = Field(
+        900, ge=60, le=900,
+        description="Longest job the queue worker (AWS Lambda) runs; longer jobs go to the "
+        "container job runner (ECS Fargate, Cloud Run Jobs, Kubernetes Jobs). Default: 900.",
+    )
+    worker_concurrency: int = Field(
+        2, ge=1, le=100, description="Queue workers that run at once. Default: 2.",
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=10,
+        description="Deliveries of a job message before it is dead-lettered and the job "
+        "marked failed with the reason. Default: 3.",
+    )
+    long_running: bool = Field(
+        True,
+        description="Create the container job runner for jobs beyond the worker's timeout "
+        "(e.g. CTGAN with its default 300 epochs, about 19 minutes on 2 cores). It runs "
+        "in a private network. Default: on.",
+    )
+    cpu: Literal[1024, 2048, 4096, 8192, 16384] = Field(
+        2048, description="CPU units of one long-running job task (1024 = 1 vCPU). "
+        "Default: 2048.",
+    )
+    memory_mb: int = Field(
+        8192, ge=2048, le=122880,
+        description="Memory of one long-running job task in MiB. Default: 8192.",
+    )
+
+    @model_validator(mode="after")
+    def _fargate_size(self) -> JobsSpec:
+        low, high = _FARGATE_MEMORY[self.cpu]
+        if not low <= self.memory_mb <= high:
+            raise ValueError(
+                f"memory_mb {self.memory_mb} does not fit cpu {self.cpu}: Fargate allows "
+                f"{low}-{high} MiB with {self.cpu} CPU units"
+            )
+        return self
+
+
+_FARGATE_MEMORY = {1024: (2048, 8192), 2048: (4096, 16384), 4096: (8192, 30720),
+                   8192: (16384, 61440), 16384: (32768, 122880)}
+
+
 class GcpSpec(_Section):
     """Google Cloud placement (used only by `constructs_lib.gcp`)."""
 
@@ -323,6 +377,7 @@ class PlatformSpec(_Section):
     api: ApiSpec = Field(default_factory=ApiSpec, description="API access.")
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Networking.")
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Alarms.")
+    jobs: JobsSpec = Field(default_factory=JobsSpec, description="Background jobs.")
     removal_policy: Literal["retain", "destroy"] = Field(
         "retain",
         description="What happens to stored data when the stack is deleted: 'retain' keeps "

@@ -40,6 +40,7 @@ KINDS = {
                         "metadata_table": "aws.dynamodb_table",
                         "function": "aws.lambda_function", "secret": "aws.secret",
                         "log_group": "aws.log_group", "dead_letter_queue": "aws.sqs_queue",
+                        "job_queue": "aws.sqs_queue", "job_dead_letter_queue": "aws.sqs_queue",
                         "kms_alias": "aws.kms_alias"}),
     "gcp": (gcp_names, {"data_bucket": "gcp.bucket", "access_log_bucket": "gcp.bucket",
                         "firestore_database": "gcp.firestore_database",
