@@ -13,16 +13,20 @@ else in `constructs_lib` does.
 from .bucket import SecureBucket
 from .defaults import FEATURE_FLAGS, SecureDefaultOverridden
 from .generator import ServerlessGenerator
+from .image import ServiceImage
+from .jobs import JobRunner
 from .metadata_store import MetadataStore
 from .platform import SyntheticDataPlatform
 from .stack import PlatformStack
 
 __all__ = [
     "FEATURE_FLAGS",
+    "JobRunner",
     "MetadataStore",
     "PlatformStack",
     "SecureBucket",
     "SecureDefaultOverridden",
     "ServerlessGenerator",
+    "ServiceImage",
     "SyntheticDataPlatform",
 ]

@@ -36,7 +36,7 @@ class SecureBucket(Construct):
     """An S3 bucket that is private, encrypted, versioned, logged and expires old data.
 
     Attributes: `bucket` (the `s3.Bucket`), `bucket_name`, `bucket_arn`, `storage_url`
-    (`s3://<bucket>/data`, the runtime contract's storage URL), `encryption_key` (the KMS
+    (`s3://<bucket>/data?kms_key=<key arn>`, the runtime contract's storage URL), `encryption_key` (the KMS
     key, None with provider-managed encryption) and `access_log_bucket` (None without
     access logs). Grants are methods with explicit actions (no `s3:*`-style wildcards).
     """
@@ -139,7 +139,9 @@ class SecureBucket(Construct):
         self.purpose = purpose
         self.bucket_name: str = self.bucket.bucket_name
         self.bucket_arn: str = self.bucket.bucket_arn
-        self.storage_url: str = f"s3://{self.bucket.bucket_name}/{purpose}"
+        # The service sends SSE-KMS headers naming this key on every write.
+        key_query = f"?kms_key={encryption_key.key_arn}" if encryption_key else ""
+        self.storage_url: str = f"s3://{self.bucket.bucket_name}/{purpose}{key_query}"
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read objects (and list the bucket); decrypt with the bucket key."""

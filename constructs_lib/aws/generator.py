@@ -11,18 +11,16 @@ docs/aws.md for the comparison.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import jsii
-from aws_cdk import Duration, IgnoreMode, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -41,31 +39,13 @@ from .defaults import (
     removal_policy,
     skip_unless_customer_managed,
 )
+from .image import ServiceImage
+from .jobs import JobRunner
 from .metadata_store import MetadataStore
 
-__all__ = ["ServerlessGenerator", "SERVICE_IMAGE_FILES"]
+__all__ = ["ServerlessGenerator"]
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-#: What the service image is built from, relative to the build context (the repository
-#: root). Everything else is excluded, so unrelated files never change the image hash.
-SERVICE_IMAGE_FILES = (
-    "service",
-    "constructs_lib/__init__.py",
-    "constructs_lib/spec.py",
-    "constructs_lib/contract.py",
-)
-_IMAGE_EXCLUDES = [
-    "*",
-    *[f"!{path}" for path in SERVICE_IMAGE_FILES],
-    "**/__pycache__",
-    "**/*.pyc",
-]
-_ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
-    r"(?P<repo>[a-z0-9._/-]+)(?::(?P<tag>[A-Za-z0-9._-]+)|@(?P<digest>sha256:[0-9a-f]{64}))$"
-)
-
+API_HANDLER = "service.handlers.aws_lambda.handler"
 
 class ServerlessGenerator(Construct):
     """The generator service: Lambda (container image, Mangum handler) + HTTP API.
@@ -87,6 +67,8 @@ class ServerlessGenerator(Construct):
         api_keys_secret: secretsmanager.ISecret,
         environment: Mapping[str, str] | None = None,
         image_directory: str | Path | None = None,
+        image: ServiceImage | None = None,
+        job_runner: JobRunner | None = None,
         vpc: ec2.IVpc | None = None,
     ) -> None:
         """
@@ -98,7 +80,10 @@ class ServerlessGenerator(Construct):
             Default: none.
         :param image_directory: build context of the service image (holding
             `service/Dockerfile`). Default: this repository's root. Ignored when the spec
-            names a prebuilt `generator.image`.
+            names a prebuilt `generator.image`, or when `image` is given.
+        :param image: the service image, shared with a job runner. Default: one built here.
+        :param job_runner: where background jobs go (queue worker, Fargate task); the
+            function may submit to it. Default: none, jobs run in process (`inline://`).
         :param vpc: run the function in this VPC's private subnets. Default: none, or the
             platform's own VPC when the spec's `network.vpc` is on.
         """
@@ -107,6 +92,9 @@ class ServerlessGenerator(Construct):
         key = bucket.encryption_key
         self.spec = spec
 
+        self.image = image or ServiceImage(self, "Image", spec=spec,
+                                           image_directory=image_directory)
+        self.job_runner = job_runner
         self.role = iam.Role(
             self, "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -139,6 +127,7 @@ class ServerlessGenerator(Construct):
             storage_url=bucket.storage_url,
             metadata_url=metadata_store.metadata_url,
             api_keys_secret=api_keys_secret.secret_arn,
+            **({"jobs_url": job_runner.jobs_url} if job_runner else {}),
         )
         self.runtime_environment: dict[str, str] = {**contract.to_env(), **(environment or {})}
 
@@ -169,7 +158,7 @@ class ServerlessGenerator(Construct):
             self, "Function",
             function_name=names.function,
             description=f"Synthdata generator service ({spec.environment})",
-            code=_image_code(self, spec, image_directory),
+            code=self.image.lambda_code(API_HANDLER),
             role=self.role,
             memory_size=spec.generator.memory_mb,
             timeout=Duration.seconds(spec.generator.timeout_seconds),
@@ -197,6 +186,8 @@ class ServerlessGenerator(Construct):
         bucket.grant_read_write(self.role)
         metadata_store.grant_read_write(self.role)
         api_keys_secret.grant_read(self.role)
+        if job_runner is not None:
+            job_runner.grant_submit(self.role)
         if key is not None:
             key.grant(self.role, "kms:Decrypt")  # environment variables and the secret
 
@@ -291,39 +282,3 @@ class _AccessLogSettings:
     @property
     def format(self) -> apigateway.AccessLogFormat:
         return apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT)
-
-
-def _image_code(scope: Construct, spec: PlatformSpec,
-                image_directory: str | Path | None) -> lambda_.DockerImageCode:
-    """The service image: a prebuilt ECR image from the spec, or built from the Dockerfile."""
-    if spec.generator.image:
-        match = _ECR_IMAGE.match(spec.generator.image)
-        if not match:
-            raise ValueError(
-                f"generator.image {spec.generator.image!r}: Lambda runs only images in ECR; "
-                "give '<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>' (or "
-                "@sha256:<digest>), or leave it unset to build from service/Dockerfile"
-            )
-        repository = ecr.Repository.from_repository_attributes(
-            scope, "ImageRepository",
-            repository_name=match["repo"],
-            repository_arn=Stack.of(scope).format_arn(
-                service="ecr", resource="repository", resource_name=match["repo"],
-                account=match["account"], region=match["region"]),
-        )
-        return lambda_.DockerImageCode.from_ecr(
-            repository, tag_or_digest=match["digest"] or match["tag"] or "latest")
-    directory = Path(image_directory) if image_directory else _REPO_ROOT
-    dockerfile = directory / "service" / "Dockerfile"
-    if not dockerfile.is_file():
-        raise ValueError(
-            f"no service image to build: {dockerfile} does not exist; pass image_directory= "
-            "pointing at a checkout of the platform, or set the spec's generator.image"
-        )
-    return lambda_.DockerImageCode.from_image_asset(
-        str(directory),
-        file="service/Dockerfile",
-        exclude=_IMAGE_EXCLUDES,
-        ignore_mode=IgnoreMode.DOCKER,
-        cmd=["service.handlers.aws_lambda.handler"],
-    )

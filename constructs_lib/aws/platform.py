@@ -18,6 +18,8 @@ from ..spec import PlatformSpec
 from .bucket import SecureBucket
 from .defaults import acknowledge, log_retention, removal_policy, skip_unless_customer_managed
 from .generator import ServerlessGenerator
+from .image import ServiceImage
+from .jobs import JobRunner
 from .key import platform_key
 from .metadata_store import MetadataStore
 
@@ -31,8 +33,8 @@ class SyntheticDataPlatform(Construct):
         platform.endpoint_url        # also the stack output `EndpointUrl`
 
     Attributes: `spec`, `encryption_key`, `bucket`, `metadata_store`, `api_keys_secret`,
-    `generator`, `endpoint_url`, `alarm_topic`, `alarms` (name -> alarm), `vpc`, and the
-    stack outputs in `outputs`.
+    `generator`, `image`, `job_runner`, `endpoint_url`, `alarm_topic`, `alarms` (name ->
+    alarm), `vpc`, and the stack outputs in `outputs`.
     """
 
     def __init__(self, scope: Construct, id: str, *, spec: PlatformSpec) -> None:
@@ -65,11 +67,22 @@ class SyntheticDataPlatform(Construct):
                     "(docs/aws.md, 'Key rotation').")
 
         skip_unless_customer_managed(self.encryption_key, {"CKV_AWS_149": self.api_keys_secret})
-        self.vpc: ec2.Vpc | None = self._private_network(spec) if spec.network.vpc else None
+        # The private network holds the long-running job tasks, and the API function too
+        # when the spec asks for it.
+        needs_network = spec.network.vpc or spec.jobs.long_running
+        self.vpc: ec2.Vpc | None = self._private_network(spec) if needs_network else None
+        self.image = ServiceImage(self, "Image", spec=spec)
+        self.job_runner = JobRunner(
+            self, "Jobs", spec=spec, bucket=self.bucket, metadata_store=self.metadata_store,
+            api_keys_secret=self.api_keys_secret, image=self.image,
+            vpc=self.vpc if spec.jobs.long_running else None,
+            encryption_key=self.encryption_key,
+        )
         self.generator = ServerlessGenerator(
             self, "Generator", spec=spec, bucket=self.bucket,
             metadata_store=self.metadata_store, api_keys_secret=self.api_keys_secret,
-            vpc=self.vpc,
+            image=self.image, job_runner=self.job_runner,
+            vpc=self.vpc if spec.network.vpc else None,
         )
         self.endpoint_url: str = self.generator.endpoint_url
         self._alarms(spec)
@@ -83,6 +96,10 @@ class SyntheticDataPlatform(Construct):
                                       value=self.generator.function.function_name),
             "ApiKeysSecretArn": CfnOutput(self, "ApiKeysSecretArn",
                                           value=self.api_keys_secret.secret_arn),
+            "JobQueueUrl": CfnOutput(self, "JobQueueUrl",
+                                     value=self.job_runner.queue.queue_url),
+            "WorkerFunctionName": CfnOutput(self, "WorkerFunctionName",
+                                            value=self.job_runner.worker.function_name),
         }
         for output in self.outputs.values():
             output.override_logical_id(f"{id}{output.node.id}")
@@ -151,6 +168,10 @@ class SyntheticDataPlatform(Construct):
             ("Kms", ec2.InterfaceVpcEndpointAwsService.KMS),
             ("Sqs", ec2.InterfaceVpcEndpointAwsService.SQS),
             ("XRay", ec2.InterfaceVpcEndpointAwsService.XRAY),
+            # Fargate pulls the image and ships logs through these.
+            ("Ecr", ec2.InterfaceVpcEndpointAwsService.ECR),
+            ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
+            ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
         ):
             endpoint = vpc.add_interface_endpoint(
                 name, service=service, private_dns_enabled=True, open=False)

@@ -69,8 +69,9 @@ def test_prebuilt_ecr_image_is_used_as_given(stack):
     spec = PlatformSpec(name="demo", generator={"image": image})
     aws.SyntheticDataPlatform(stack, "P", spec=spec)
     functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
-    [function] = functions.values()
-    assert "synth/service:1.2.3" in str(function["Properties"]["Code"]["ImageUri"])
+    assert len(functions) == 3  # API, queue worker, dead-letter handler: one image
+    for function in functions.values():
+        assert "synth/service:1.2.3" in str(function["Properties"]["Code"]["ImageUri"])
 
 
 def test_a_bad_spec_file_fails_before_anything_is_synthesized(tmp_path, monkeypatch):

@@ -121,7 +121,8 @@ def test_function_exists_with_the_runtime_contract_resolved(deployed):
     _, outputs, client = deployed
     config = client("lambda").get_function_configuration(FunctionName=outputs["SynthFunctionName"])
     env = config["Environment"]["Variables"]
-    assert env["SYNTH_STORAGE_URL"] == f"s3://{outputs['SynthBucketName']}/data"
+    assert env["SYNTH_STORAGE_URL"].startswith(
+        f"s3://{outputs['SynthBucketName']}/data?kms_key=arn:aws:kms:{REGION}:")
     assert env["SYNTH_METADATA_URL"] == f"dynamodb://{outputs['SynthMetadataTableName']}"
     assert env["SYNTH_API_KEYS_SECRET"] == outputs["SynthApiKeysSecretArn"]
     # moto reports PackageType "Zip" for image functions; the template test pins "Image".

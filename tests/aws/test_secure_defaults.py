@@ -26,6 +26,15 @@ def data_bucket(app, stack):
     return bucket
 
 
+def api_function(app, stack):
+    from constructs_lib.naming import aws_names
+
+    name = aws_names(SPECS.get(stack) or PlatformSpec(name="variant")).function
+    [function] = [f for f in app.resources(stack, "AWS::Lambda::Function").values()
+                  if f["Properties"].get("FunctionName") == name]
+    return function
+
+
 def statements(resource):
     return resource["Properties"]["PolicyDocument"]["Statement"]
 
@@ -150,7 +159,7 @@ def test_no_secret_value_appears_in_the_template(aws_app, stack):
 @STACKS
 def test_function_runs_the_service_image_with_spec_limits(aws_app, stack):
     spec = SPECS[stack]
-    props = aws_app.one(stack, "AWS::Lambda::Function")["Properties"]
+    props = api_function(aws_app, stack)["Properties"]
     assert props["PackageType"] == "Image"
     assert props["ImageConfig"]["Command"] == ["service.handlers.aws_lambda.handler"]
     assert props["MemorySize"] == spec.generator.memory_mb
@@ -160,7 +169,7 @@ def test_function_runs_the_service_image_with_spec_limits(aws_app, stack):
 
 @STACKS
 def test_function_has_tracing_dlq_encrypted_env_and_its_own_log_group(aws_app, stack):
-    props = aws_app.one(stack, "AWS::Lambda::Function")["Properties"]
+    props = api_function(aws_app, stack)["Properties"]
     assert props["TracingConfig"] == {"Mode": "Active"}
     dlq = props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
     assert aws_app.templates[stack]["Resources"][dlq]["Type"] == "AWS::SQS::Queue"
@@ -174,13 +183,15 @@ def test_function_has_tracing_dlq_encrypted_env_and_its_own_log_group(aws_app, s
 @STACKS
 def test_function_gets_the_runtime_contract(aws_app, stack):
     spec = SPECS[stack]
-    env = aws_app.one(stack, "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    env = api_function(aws_app, stack)["Properties"]["Environment"]["Variables"]
     assert env[contract.MAX_ROWS] == str(spec.generator.max_rows)
     assert env[contract.MAX_UPLOAD_MB] == str(spec.generator.max_upload_mb)
     assert env[contract.SYNTHESIZERS] == ",".join(spec.generator.synthesizers)
-    assert env[contract.JOBS_URL] == "inline://"
+    jobs = json.dumps(env[contract.JOBS_URL])
+    assert jobs.startswith('{"Fn::Join": ["", ["sqs://sqs.", {"Ref": "AWS::Region"}')
+    assert "worker_timeout=900" in jobs and "&ecs_cluster=" in jobs
     storage = json.dumps(env[contract.STORAGE_URL])
-    assert storage.startswith('{"Fn::Join": ["", ["s3://"') and storage.endswith('"/data"]]}')
+    assert storage.startswith('{"Fn::Join": ["", ["s3://"') and '"/data?kms_key="' in storage
     assert json.dumps(env[contract.METADATA_URL]).startswith('{"Fn::Join": ["", ["dynamodb://"')
     assert list(env[contract.API_KEYS_SECRET]) == ["Ref"]
 
@@ -213,11 +224,13 @@ def test_no_iam_statement_uses_a_wildcard_action(aws_app, stack):
 
 
 @STACKS
-def test_wildcard_resources_are_only_xray(aws_app, stack):
+def test_wildcard_resources_are_only_those_without_resource_permissions(aws_app, stack):
     for statement in all_statements(aws_app, stack):
         if statement["Resource"] == "*":
-            assert set(statement["Action"]) <= {"xray:PutTraceSegments",
-                                                 "xray:PutTelemetryRecords"}
+            actions = statement["Action"]
+            actions = {actions} if isinstance(actions, str) else set(actions)
+            assert actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                               "ecr:GetAuthorizationToken"}
 
 
 @STACKS
@@ -316,7 +329,77 @@ def test_private_network_has_no_internet_route_and_uses_endpoints(aws_variants):
     assert not aws_variants.resources(stack, "AWS::EC2::InternetGateway")
     assert not aws_variants.resources(stack, "AWS::EC2::NatGateway")
     endpoints = aws_variants.resources(stack, "AWS::EC2::VPCEndpoint")
-    assert len(endpoints) == 6
+    assert len(endpoints) == 9  # S3, DynamoDB gateways; 7 interface endpoints
     assert aws_variants.resources(stack, "AWS::EC2::FlowLog")
-    function = aws_variants.one(stack, "AWS::Lambda::Function")["Properties"]
+    function = api_function(aws_variants, stack)["Properties"]
     assert function["VpcConfig"]["SubnetIds"]
+
+
+# -- background jobs -----------------------------------------------------------------------
+
+def job_queue(app, stack):
+    from constructs_lib.naming import aws_names
+
+    name = aws_names(SPECS[stack]).job_queue
+    [queue] = [q for q in app.resources(stack, "AWS::SQS::Queue").values()
+               if q["Properties"].get("QueueName") == name]
+    return queue["Properties"]
+
+
+@STACKS
+def test_job_queue_dead_letters_after_the_spec_attempts(aws_app, stack):
+    spec = SPECS[stack]
+    queue = job_queue(aws_app, stack)
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == spec.jobs.max_attempts
+    assert queue["VisibilityTimeout"] == 6 * spec.jobs.worker_timeout_seconds
+    assert "KmsMasterKeyId" in queue
+
+
+@STACKS
+def test_worker_and_dead_letter_handler_consume_one_message_at_a_time(aws_app, stack):
+    mappings = aws_app.resources(stack, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 2
+    for mapping in mappings.values():
+        assert mapping["Properties"]["BatchSize"] == 1
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in
+                      aws_app.resources(stack, "AWS::Lambda::Function").values())
+    assert commands == ["service.handlers.aws_lambda.handler",
+                        "service.handlers.aws_worker.dead_letter_handler",
+                        "service.handlers.aws_worker.handler"]
+
+
+@STACKS
+def test_long_jobs_run_as_hardened_fargate_tasks(aws_app, stack):
+    spec = SPECS[stack]
+    task = aws_app.one(stack, "AWS::ECS::TaskDefinition")["Properties"]
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert (task["Cpu"], task["Memory"]) == (str(spec.jobs.cpu), str(spec.jobs.memory_mb))
+    [container] = task["ContainerDefinitions"]
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["User"] == "1000"
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert "ecs_cluster" not in json.dumps(env[contract.JOBS_URL])  # tasks start no tasks
+
+
+@STACKS
+def test_the_api_may_start_only_the_job_task_and_pass_only_its_roles(aws_app, stack):
+    run_task = [s for s in all_statements(aws_app, stack) if s["Action"] == "ecs:RunTask"]
+    [statement] = run_task
+    assert list(statement["Resource"]) == ["Ref"]
+    assert "ecs:cluster" in statement["Condition"]["ArnEquals"]
+    [pass_role] = [s for s in all_statements(aws_app, stack) if s["Action"] == "iam:PassRole"]
+    assert len(pass_role["Resource"]) == 2
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+
+
+@STACKS
+def test_the_job_network_has_no_route_to_the_internet(aws_app, stack):
+    assert not aws_app.resources(stack, "AWS::EC2::InternetGateway")
+    assert not aws_app.resources(stack, "AWS::EC2::NatGateway")
+    for group in aws_app.resources(stack, "AWS::EC2::SecurityGroup").values():
+        assert not group["Properties"].get("SecurityGroupIngress", []) or all(
+            rule.get("CidrIp") != "0.0.0.0/0"
+            for rule in group["Properties"]["SecurityGroupIngress"])
