@@ -69,8 +69,9 @@ class JobRunner(Construct):
     ) -> None:
         """
         :param image: the service image the worker and the task run.
-        :param vpc: network of the Fargate tasks (isolated subnets). Required when the
-            spec's `jobs.long_running` is on.
+        :param vpc: network of the Fargate tasks (isolated subnets), and of the worker
+            functions too when the spec's `network.vpc` is on. Required when
+            `jobs.long_running` is on.
         :param encryption_key: key for queues and logs. Default: the bucket's key.
         """
         super().__init__(scope, id)
@@ -134,6 +135,14 @@ class JobRunner(Construct):
             for name, value in environment(queue_url).items():
                 container.add_environment(name, value)
 
+        self.worker_security_group: ec2.SecurityGroup | None = None
+        self._function_network: dict = {}
+        if spec.network.vpc and vpc is not None:
+            self.worker_security_group = _https_only_group(self, "WorkerSecurityGroup", vpc,
+                                                           "Job workers")
+            self._function_network = dict(
+                vpc=vpc, security_groups=[self.worker_security_group],
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
         self.worker_role = _service_role(self, "WorkerRole", spec, "queue worker")
         self.worker = self._function(
             "Worker", spec, image, WORKER_HANDLER, self.worker_role, key,
@@ -202,14 +211,16 @@ class JobRunner(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            **self._function_network,
         )
         skip_unless_customer_managed(key, {"CKV_AWS_173": function, "CKV_AWS_158": log_group})
         checkov_skip(function, "CKV_AWS_116",
                      "Invoked only by its SQS event source; failed messages return to the "
                      "queue and go to the queue's own dead-letter queue.")
-        checkov_skip(function, "CKV_AWS_117",
-                     "Reaches only S3, DynamoDB, Secrets Manager and KMS over TLS with IAM; "
-                     "set network.vpc to run the API in the private network.")
+        if not self._function_network:
+            checkov_skip(function, "CKV_AWS_117",
+                         "The spec runs functions without a private network (network.vpc: "
+                         "false); they reach only AWS APIs over TLS with IAM.")
         checkov_skip(function, "CKV_AWS_272",
                      "Code signing applies to zip packages; this runs a container image "
                      "pinned by digest.")
@@ -260,16 +271,7 @@ class JobRunner(Construct):
         if execution_policy is not None:
             acknowledge(execution_policy, "AwsSolutions-IAM5[Resource::*]",
                         "ecr:GetAuthorizationToken supports no resource-level permissions.")
-        self.security_group = ec2.SecurityGroup(
-            self, "TaskSecurityGroup", vpc=vpc, allow_all_outbound=False,
-            description="Job tasks: HTTPS to AWS endpoints only, no inbound")
-        self.security_group.add_egress_rule(
-            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "interface endpoints")
-        self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
-            "S3 and DynamoDB gateway endpoints (the subnets have no internet route)")
-        acknowledge(self.security_group, "AwsSolutions-EC23",
-                    "No inbound rules; egress is HTTPS only in isolated subnets.")
+        self.security_group = _https_only_group(self, "TaskSecurityGroup", vpc, "Job tasks")
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
         return (
             f"&ecs_cluster={self.cluster.cluster_arn}"
@@ -278,6 +280,20 @@ class JobRunner(Construct):
             f"&ecs_subnets={','.join(subnets)}"
             f"&ecs_security_groups={self.security_group.security_group_id}"
         )
+
+
+def _https_only_group(scope: Construct, id: str, vpc: ec2.IVpc,
+                      what: str) -> ec2.SecurityGroup:
+    """No inbound rules; HTTPS out to the VPC's endpoints (no internet route exists)."""
+    group = ec2.SecurityGroup(scope, id, vpc=vpc, allow_all_outbound=False,
+                              description=f"{what}: HTTPS to AWS endpoints only, no inbound")
+    group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443),
+                          "interface endpoints")
+    group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+                          "S3 and DynamoDB gateway endpoints (the subnets have no internet route)")
+    acknowledge(group, "AwsSolutions-EC23",
+                "No inbound rules; egress is HTTPS only in isolated subnets.")
+    return group
 
 
 def _service_role(scope: Construct, id: str, spec: PlatformSpec, what: str,

@@ -75,8 +75,7 @@ class SyntheticDataPlatform(Construct):
         self.job_runner = JobRunner(
             self, "Jobs", spec=spec, bucket=self.bucket, metadata_store=self.metadata_store,
             api_keys_secret=self.api_keys_secret, image=self.image,
-            vpc=self.vpc if spec.jobs.long_running else None,
-            encryption_key=self.encryption_key,
+            vpc=self.vpc, encryption_key=self.encryption_key,
         )
         self.generator = ServerlessGenerator(
             self, "Generator", spec=spec, bucket=self.bucket,
