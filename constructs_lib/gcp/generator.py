@@ -93,8 +93,10 @@ HEALTH_PATH = "/healthz"
 
 
 def default_source_dir() -> Path:
-    """The repository's `service/` directory (what 'source' packaging uploads)."""
-    return Path(__file__).resolve().parents[2] / "service"
+    """A freshly staged function bundle (see `source.stage_function_source`)."""
+    from .source import stage_function_source
+
+    return stage_function_source()
 
 
 class ServerlessGenerator(Construct):
