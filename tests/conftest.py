@@ -25,11 +25,12 @@ def normalise(template: Any) -> Any:
 
 
 class TemplateSnapshot(JSONSnapshotExtension):
-    """Stores snapshots as `snapshots/<test folder>/<test name>.json`."""
+    """Stores snapshots as `snapshots/<test folder>/<test file>/<test name>.json`."""
 
     @classmethod
     def dirname(cls, *, test_location) -> str:
-        return str(SNAPSHOTS / Path(test_location.filepath).parent.name)
+        folder = Path(test_location.filepath).parent.name
+        return str(SNAPSHOTS / folder / test_location.basename)
 
 
 @pytest.fixture
