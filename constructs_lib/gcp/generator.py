@@ -62,6 +62,7 @@ from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
     SecretManagerSecretIamMember,
 )
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
+from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
 from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
 from cdktf_cdktf_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
@@ -108,7 +109,8 @@ class ServerlessGenerator(Construct):
     is None - `repository` (`ArtifactRegistryRepository` or None; encrypted with the
     bucket's key, `repository_key_grant`), `image` (str or None),
     `source_bucket`, `source_asset`, `source_object` (for 'source', else None),
-    `bucket_grant`, `database_grant`, `secret_grant`, `invoker_grants`, `alerts`
+    `bucket_grant`, `database_grant`, `secret_grant`, `signing_grant`, `invoker_grants`,
+    `alerts`
     (`GeneratorAlerts`), `apis`.
     """
 
@@ -202,7 +204,16 @@ class ServerlessGenerator(Construct):
             role="roles/secretmanager.secretAccessor",
             member=f"serviceAccount:{self.identity.email}",
         )
-        grants = [self.bucket_grant, self.database_grant, self.secret_grant]
+        # Lets the identity sign blobs as itself (and only itself), so the service can hand
+        # out V4-signed GCS download links without a key file.
+        self.signing_grant = ServiceAccountIamMember(
+            self, "SigningGrant",
+            service_account_id=self.identity.name,
+            role="roles/iam.serviceAccountTokenCreator",
+            member=f"serviceAccount:{self.identity.email}",
+        )
+        grants = [self.bucket_grant, self.database_grant, self.secret_grant,
+                  self.signing_grant]
 
         contract = RuntimeContract.for_spec(
             spec,

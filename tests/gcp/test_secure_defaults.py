@@ -191,7 +191,7 @@ def test_runtime_identity_holds_only_grants_on_exact_resources(stack):
             for r in items.values() if r.get("member") == sa]
     assert sorted(kind for kind, _ in held) == [
         "google_project_iam_member", "google_secret_manager_secret_iam_member",
-        "google_storage_bucket_iam_member"]
+        "google_service_account_iam_member", "google_storage_bucket_iam_member"]
     grants = {kind: r for kind, r in held}
     bucket = grants["google_storage_bucket_iam_member"]
     assert bucket["bucket"] == ref(template, "google_storage_bucket", "/Bucket/Bucket", "name")
@@ -206,6 +206,10 @@ def test_runtime_identity_holds_only_grants_on_exact_resources(stack):
     assert secret["role"] == "roles/secretmanager.secretAccessor"
     assert secret["secret_id"] == ref(template, "google_secret_manager_secret", "ApiKeysSecret",
                                       "id")
+    signing = grants["google_service_account_iam_member"]  # sign its own download links
+    assert signing["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert signing["service_account_id"] == ref(template, "google_service_account", "Identity",
+                                                "name")
 
 
 def test_secret_has_no_value_in_the_template(app_templates, source_template):
