@@ -14,6 +14,8 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -41,6 +43,7 @@ __all__ = ["JobRunner"]
 
 WORKER_HANDLER = "service.handlers.aws_worker.handler"
 DEAD_LETTER_HANDLER = "service.handlers.aws_worker.dead_letter_handler"
+TASK_STOPPED_HANDLER = "service.handlers.aws_worker.task_stopped_handler"
 CONTAINER_NAME = "worker"
 DEAD_LETTER_TIMEOUT = 60
 
@@ -49,9 +52,9 @@ class JobRunner(Construct):
     """Queue + worker function + dead-letter handler, and the Fargate job task.
 
     Attributes: `queue`, `dead_letter_queue`, `worker` and `dead_letter_function` (Lambda),
-    `worker_role`, `cluster`, `task_definition`, `task_role`, `security_group` and
-    `task_log_group` (None without `jobs.long_running`), and `jobs_url` (the runtime
-    contract's SYNTH_JOBS_URL for this runner).
+    `worker_role`, `cluster`, `task_definition`, `task_role`, `security_group`,
+    `task_log_group`, `task_stopped_function` and `task_stopped_rule` (None without
+    `jobs.long_running`), and `jobs_url` (the runtime contract's SYNTH_JOBS_URL).
     """
 
     def __init__(
@@ -164,6 +167,11 @@ class JobRunner(Construct):
             api_keys_secret.grant_read(grantee)
             if key is not None:
                 key.grant(grantee, "kms:Decrypt")
+        # A job that outgrows the worker's timeout moves on to a Fargate task.
+        self.grant_submit(self.worker_role)
+        self.task_stopped_function: lambda_.DockerImageFunction | None = None
+        if self.cluster is not None:
+            self._watch_stopped_tasks(spec, image, key)
         for role in (self.worker_role, self.task_role):
             if role is not None:
                 _acknowledge_role(role, bucket)
@@ -189,6 +197,25 @@ class JobRunner(Construct):
             resource_arns=[self.task_definition.task_role.role_arn,
                            self.task_definition.obtain_execution_role().role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        )
+
+    def _watch_stopped_tasks(self, spec: PlatformSpec, image: ServiceImage,
+                             key: kms.IKey | None) -> None:
+        """A task that stops before its job ends (out of memory, image pull failure, killed)
+        fails its job with ECS's reason, instead of leaving it queued or running."""
+        self.task_stopped_function = self._function(
+            "TaskStoppedHandler", spec, image, TASK_STOPPED_HANDLER, self.worker_role, key,
+            timeout=DEAD_LETTER_TIMEOUT, memory=512, concurrency=1,
+            log_name=aws_names(spec).log_group + "-stopped-tasks",
+        )
+        self.task_stopped_rule = events.Rule(
+            self, "TaskStoppedRule",
+            description="Job tasks that stopped: fail their job if it had not ended",
+            event_pattern=events.EventPattern(
+                source=["aws.ecs"], detail_type=["ECS Task State Change"],
+                detail={"clusterArn": [self.cluster.cluster_arn], "lastStatus": ["STOPPED"]},
+            ),
+            targets=[targets.LambdaFunction(self.task_stopped_function, retry_attempts=4)],
         )
 
     def _function(self, id: str, spec: PlatformSpec, image: ServiceImage, handler: str,
@@ -250,10 +277,11 @@ class JobRunner(Construct):
         container = self.task_definition.add_container(
             CONTAINER_NAME,
             image=image.container_image(),
-            # The image's default command is the Lambda handler; the service passes
-            # `python -m service.worker run-job <id>` as an override per task.
-            entry_point=["python", "-m", "service.worker"],
-            command=["--help"],
+            # The image's entrypoint runs commands that start with `python` directly; the
+            # service overrides this per task with `python -m service.worker run-job <id>`.
+            command=["python", "-m", "service.worker", "--help"],
+            cpu=spec.jobs.cpu,
+            memory_limit_mib=spec.jobs.memory_mb,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=self.task_log_group),
             readonly_root_filesystem=True,
             user="1000",

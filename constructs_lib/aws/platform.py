@@ -171,6 +171,8 @@ class SyntheticDataPlatform(Construct):
             ("Ecr", ec2.InterfaceVpcEndpointAwsService.ECR),
             ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
             ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+            # Functions in the network start job tasks through this.
+            ("Ecs", ec2.InterfaceVpcEndpointAwsService.ECS),
         ):
             endpoint = vpc.add_interface_endpoint(
                 name, service=service, private_dns_enabled=True, open=False)

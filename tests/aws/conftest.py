@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,3 +75,61 @@ def aws_variants(tmp_path_factory) -> Synthesized:
     specs = [PlatformSpec.model_validate(v) for v in VARIANTS.values()]
     return synthesize(
         build_app(specs, outdir=str(outdir), builtin_cloud_formation_validation=False), outdir)
+
+
+# -- a local AWS: the dev stack deployed into a moto server ---------------------------------
+
+DEPLOYED_STACK = "synth-synthdemo-dev"
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    from tests.aws import moto_support
+
+    moto_support.install()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        # `localhost`, not 127.0.0.1: moto misreads template URLs otherwise.
+        yield f"http://localhost:{port}"
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def deployed(aws_app, moto_endpoint):
+    """(stack description, outputs, client factory) of the dev stack deployed into moto."""
+    import boto3
+
+    def client(name):
+        return boto3.client(name, endpoint_url=moto_endpoint, region_name=REGION)
+
+    # What `cdk bootstrap` leaves behind and the template's bootstrap-version rule reads.
+    client("ssm").put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30",
+                                Type="String")
+    cloudformation = client("cloudformation")
+    cloudformation.create_stack(
+        StackName=DEPLOYED_STACK, TemplateBody=aws_app.paths[DEPLOYED_STACK].read_text(),
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        stack = cloudformation.describe_stacks(StackName=DEPLOYED_STACK)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return stack, outputs, client

@@ -69,7 +69,7 @@ def test_prebuilt_ecr_image_is_used_as_given(stack):
     spec = PlatformSpec(name="demo", generator={"image": image})
     aws.SyntheticDataPlatform(stack, "P", spec=spec)
     functions = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
-    assert len(functions) == 3  # API, queue worker, dead-letter handler: one image
+    assert len(functions) == 4  # API, worker, dead-letter and stopped-task handlers
     for function in functions.values():
         assert "synth/service:1.2.3" in str(function["Properties"]["Code"]["ImageUri"])
 

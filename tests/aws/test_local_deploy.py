@@ -8,69 +8,16 @@ settings are asserted on the template itself (test_secure_defaults.py), not here
 
 from __future__ import annotations
 
-import os
-import socket
-import time
-
-import boto3
 import pytest
 
 from constructs_lib import PlatformSpec
 from constructs_lib.naming import aws_names
-from tests.aws import moto_support
 
 # moto warns once per resource type it skips; MOTO_SKIPS below pins that list instead.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
 STACK = "synth-synthdemo-dev"
 REGION = "eu-west-1"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    moto_support.install()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    try:
-        # `localhost`, not 127.0.0.1: moto misreads template URLs otherwise.
-        yield f"http://localhost:{port}"
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@pytest.fixture(scope="module")
-def deployed(aws_app, moto_endpoint):
-    def client(name):
-        return boto3.client(name, endpoint_url=moto_endpoint, region_name=REGION)
-
-    # What `cdk bootstrap` leaves behind and the template's bootstrap-version rule reads.
-    client("ssm").put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="30",
-                                Type="String")
-    cloudformation = client("cloudformation")
-    cloudformation.create_stack(
-        StackName=STACK, TemplateBody=aws_app.paths[STACK].read_text(),
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-    )
-    deadline = time.monotonic() + 120
-    while True:
-        stack = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
-        if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    return stack, outputs, client
 
 
 #: Resource types moto 5.2's CloudFormation accepts without creating anything.

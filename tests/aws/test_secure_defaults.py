@@ -329,7 +329,7 @@ def test_private_network_has_no_internet_route_and_uses_endpoints(aws_variants):
     assert not aws_variants.resources(stack, "AWS::EC2::InternetGateway")
     assert not aws_variants.resources(stack, "AWS::EC2::NatGateway")
     endpoints = aws_variants.resources(stack, "AWS::EC2::VPCEndpoint")
-    assert len(endpoints) == 9  # S3, DynamoDB gateways; 7 interface endpoints
+    assert len(endpoints) == 10  # S3, DynamoDB gateways; 8 interface endpoints
     assert aws_variants.resources(stack, "AWS::EC2::FlowLog")
     function = api_function(aws_variants, stack)["Properties"]
     assert function["VpcConfig"]["SubnetIds"]
@@ -366,7 +366,20 @@ def test_worker_and_dead_letter_handler_consume_one_message_at_a_time(aws_app, s
                       aws_app.resources(stack, "AWS::Lambda::Function").values())
     assert commands == ["service.handlers.aws_lambda.handler",
                         "service.handlers.aws_worker.dead_letter_handler",
-                        "service.handlers.aws_worker.handler"]
+                        "service.handlers.aws_worker.handler",
+                        "service.handlers.aws_worker.task_stopped_handler"]
+
+
+@STACKS
+def test_stopped_job_tasks_are_reported_to_their_handler(aws_app, stack):
+    rule = aws_app.one(stack, "AWS::Events::Rule")["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.ecs"]
+    assert pattern["detail-type"] == ["ECS Task State Change"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert list(pattern["detail"]["clusterArn"][0]) == ["Fn::GetAtt"]
+    [target] = rule["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 4
 
 
 @STACKS
@@ -386,13 +399,16 @@ def test_long_jobs_run_as_hardened_fargate_tasks(aws_app, stack):
 @STACKS
 def test_the_api_may_start_only_the_job_task_and_pass_only_its_roles(aws_app, stack):
     run_task = [s for s in all_statements(aws_app, stack) if s["Action"] == "ecs:RunTask"]
-    [statement] = run_task
-    assert list(statement["Resource"]) == ["Ref"]
-    assert "ecs:cluster" in statement["Condition"]["ArnEquals"]
-    [pass_role] = [s for s in all_statements(aws_app, stack) if s["Action"] == "iam:PassRole"]
-    assert len(pass_role["Resource"]) == 2
-    assert pass_role["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert len(run_task) == 2  # the API and the worker (a job that outgrew the worker)
+    for statement in run_task:
+        assert list(statement["Resource"]) == ["Ref"]
+        assert "ecs:cluster" in statement["Condition"]["ArnEquals"]
+    pass_role = [s for s in all_statements(aws_app, stack) if s["Action"] == "iam:PassRole"]
+    assert len(pass_role) == 2
+    for statement in pass_role:
+        assert len(statement["Resource"]) == 2
+        assert statement["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
 
 
 @STACKS
