@@ -1,0 +1,105 @@
+"""`file://` storage: a directory tree, atomic writes through rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from .storage import ObjectNotFound, Storage, check_key
+
+__all__ = ["FileStorage"]
+
+
+class FileStorage(Storage):
+    """Objects as files under one root directory (created 0700)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.url = self.root.as_uri()
+
+    @classmethod
+    def from_url(cls, url: str) -> FileStorage:
+        parts = urlsplit(url)
+        return cls(unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path))
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.put_stream(key, [data])
+
+    def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return size
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+
+    def open_read(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        base = self._path(prefix)
+        if not base.is_dir():
+            return 0
+        count = 0
+        for path in sorted(base.rglob("*"), reverse=True):
+            if path.is_file():
+                path.unlink()
+                count += 1
+            elif path.is_dir():
+                path.rmdir()
+        base.rmdir()
+        return count
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return []
+        return sorted(
+            path.relative_to(self.root).as_posix()
+            for path in base.rglob("*")
+            if path.is_file() and not path.name.startswith(".tmp-")
+        )
+
+    def check(self) -> None:
+        probe = self.root / ".readyz"
+        probe.write_bytes(b"ok")
+        probe.unlink()

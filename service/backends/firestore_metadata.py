@@ -1,0 +1,281 @@
+"""`firestore://<database-id>`: the metadata store on Cloud Firestore (native mode).
+
+The URL names the database (`firestore://(default)` for the default one); the project is
+`GOOGLE_CLOUD_PROJECT` if set, else the one Application Default Credentials report (the
+metadata server's on Cloud Functions / Cloud Run). With `FIRESTORE_EMULATOR_HOST` set, the
+client talks to that emulator instead.
+
+Layout: one collection per record kind (`jobs`, `models`, ...), the record id as the
+document id, one field per record field. Dict/list fields (`JSON_FIELDS`) are stored as
+JSON text, exactly as the SQL stores do, because Firestore refuses nested arrays and
+some map keys that callers' parameters and profiles may contain.
+
+Concurrency: `update(..., expect=...)` reads the document, checks `expect`, then writes
+with a `last_update_time` precondition; if anyone wrote in between, it re-reads and
+re-checks, so a job claim succeeds for exactly one replica. Unique keys beyond the id
+(`model_versions` (model_id, version)) are guard documents in `_unique`, created in the
+same atomic batch as the record. Queries use only equality filters, which Firestore
+serves from its automatic single-field indexes; ordering a filtered query happens here
+rather than in a composite index, so the deployment needs no index resources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit
+
+from ..errors import ServiceUnavailable
+from .metadata import DuplicateRecord, MetadataStore, Record
+
+__all__ = ["FirestoreMetadataStore", "SCHEMA_VERSION", "UNIQUE_KEYS"]
+
+R = TypeVar("R", bound=Record)
+
+SCHEMA_VERSION = 1
+"""Firestore needs no DDL; the version is recorded so `migrate` has the same contract."""
+
+UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "model_versions": (("model_id", "version"),),
+}
+"""Per kind, field groups that must be unique together (the SQL schema's UNIQUE clauses)."""
+
+_META = "_meta"
+_UNIQUE = "_unique"
+_MAX_ATTEMPTS = 50
+_PING_TIMEOUT_SECONDS = 5.0
+
+
+class FirestoreMetadataStore(MetadataStore):
+    """Records as Firestore documents; thread-safe (the client is)."""
+
+    def __init__(self, database: str = "(default)", *, project: str | None = None,
+                 client: Any = None) -> None:
+        if client is None:
+            from google.cloud import firestore
+
+            try:
+                client = firestore.Client(project=project, database=database)
+            except Exception as exc:  # noqa: BLE001 - no project or credentials found
+                raise ServiceUnavailable(
+                    f"cannot open Firestore database {database!r}: {exc}; set "
+                    "GOOGLE_CLOUD_PROJECT and give the service credentials (ADC)",
+                    code="metadata_unavailable") from exc
+        self.client = client
+        self.database = database
+        self.project = client.project
+        self.url = f"firestore://{database}"
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> FirestoreMetadataStore:
+        parts = urlsplit(url)
+        if parts.path.strip("/"):
+            raise ValueError(f"{url!r}: expected firestore://<database-id> (the project comes "
+                             "from GOOGLE_CLOUD_PROJECT or the credentials)")
+        database = unquote(parts.netloc) or "(default)"
+        kwargs.setdefault("project", os.environ.get("GOOGLE_CLOUD_PROJECT") or None)
+        return cls(database, **kwargs)
+
+    # Encoding: the same value rules as the SQL stores.
+
+    @staticmethod
+    def _encode(cls: type[Record], name: str, value: Any) -> Any:
+        if name in cls.JSON_FIELDS:
+            return None if value is None else json.dumps(value, default=str)
+        if name in cls.BOOL_FIELDS:
+            return bool(value)
+        return value
+
+    @staticmethod
+    def _decode(cls: type[R], data: Mapping[str, Any]) -> R:
+        values = {}
+        for name in cls.field_names():
+            if name not in data:
+                continue  # a field added after this document was written: its default
+            value = data[name]
+            if name in cls.JSON_FIELDS and value is not None:
+                value = json.loads(value)
+            elif name in cls.BOOL_FIELDS:
+                value = bool(value)
+            values[name] = value
+        return cls(**values)
+
+    @staticmethod
+    def _check_fields(cls: type[Record], names: Any) -> None:
+        allowed = set(cls.field_names())
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise ValueError(f"{cls.KIND} has no field(s) {unknown}")
+
+    def _doc(self, cls: type[Record], record_id: str) -> Any:
+        if (not record_id or "/" in record_id or record_id in (".", "..")
+                or (record_id.startswith("__") and record_id.endswith("__"))):
+            raise ValueError(f"invalid record id {record_id!r}")
+        return self.client.collection(cls.KIND).document(record_id)
+
+    def _guards(self, cls: type[Record], data: Mapping[str, Any]) -> list[Any]:
+        """The `_unique` documents that reserve this record's unique field groups."""
+        guards = []
+        for group in UNIQUE_KEYS.get(cls.KIND, ()):
+            values = "|".join(quote(json.dumps(data.get(name)), safe="") for name in group)
+            guards.append(self.client.collection(_UNIQUE).document(f"{cls.KIND}:{values}"))
+        return guards
+
+    def _matches(self, cls: type[Record], data: Mapping[str, Any],
+                 expect: Mapping[str, Any] | None) -> bool:
+        for name, wanted in (expect or {}).items():
+            allowed = wanted if isinstance(wanted, tuple) else (wanted,)
+            if data.get(name) not in [self._encode(cls, name, v) for v in allowed]:
+                return False
+        return True
+
+    @staticmethod
+    def _backoff(attempt: int) -> None:
+        time.sleep(min(0.2, 0.002 * 2 ** attempt) * random.random())
+
+    # The interface.
+
+    def migrate(self) -> int:
+        from google.api_core.exceptions import AlreadyExists
+
+        from .._util import utcnow_iso
+
+        try:
+            self.client.collection(_META).document("schema").create(
+                {"version": SCHEMA_VERSION, "applied_at": utcnow_iso()})
+        except AlreadyExists:
+            pass  # another replica (or an earlier start) recorded it
+        return SCHEMA_VERSION
+
+    def schema_version(self) -> int:
+        snapshot = self.client.collection(_META).document("schema").get()
+        return int(snapshot.get("version")) if snapshot.exists else 0
+
+    def ping(self) -> None:
+        self.client.collection(_META).document("schema").get(
+            retry=None, timeout=_PING_TIMEOUT_SECONDS)
+
+    def insert(self, record: Record) -> None:
+        from google.api_core.exceptions import AlreadyExists
+
+        cls = type(record)
+        data = {name: self._encode(cls, name, getattr(record, name))
+                for name in cls.field_names()}
+        batch = self.client.batch()
+        batch.create(self._doc(cls, record.id), data)
+        for guard in self._guards(cls, data):
+            batch.create(guard, {"kind": cls.KIND, "id": record.id})
+        try:
+            batch.commit()
+        except AlreadyExists as exc:
+            raise DuplicateRecord(f"{cls.KIND}/{record.id}") from exc
+
+    def get(self, cls: type[R], record_id: str) -> R | None:
+        snapshot = self._doc(cls, record_id).get()
+        return self._decode(cls, snapshot.to_dict()) if snapshot.exists else None
+
+    def query(self, cls: type[R], where: Mapping[str, Any] | None = None, *,
+              order_by: str | None = None, descending: bool = False,
+              limit: int | None = None) -> list[R]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        where = dict(where or {})
+        self._check_fields(cls, where)
+        if order_by:
+            self._check_fields(cls, [order_by])
+        query = self.client.collection(cls.KIND)
+        for name, value in where.items():
+            if isinstance(value, tuple):
+                if not value:
+                    return []
+                query = query.where(filter=FieldFilter(
+                    name, "in", [self._encode(cls, name, v) for v in value]))
+            else:
+                query = query.where(filter=FieldFilter(name, "==",
+                                                       self._encode(cls, name, value)))
+        # Equality filters plus an order on another field would need a composite index;
+        # filtered results are ordered here instead. An unfiltered order is served by the
+        # field's automatic index (ties there fall back to the document id).
+        order_here = bool(order_by and where)
+        if order_by and not order_here:
+            direction = "DESCENDING" if descending else "ASCENDING"
+            query = query.order_by(order_by, direction=direction)
+        if limit is not None and not order_here:
+            query = query.limit(int(limit))
+        records = [self._decode(cls, snapshot.to_dict()) for snapshot in query.stream()]
+        if order_here:
+            records.sort(key=lambda r: r.id)
+            records.sort(key=lambda r: _sort_key(getattr(r, order_by)), reverse=descending)
+            if limit is not None:
+                records = records[:int(limit)]
+        return records
+
+    def update(self, cls: type[Record], record_id: str, changes: Mapping[str, Any], *,
+               expect: Mapping[str, Any] | None = None) -> bool:
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+
+        if not changes:
+            return self.get(cls, record_id) is not None
+        self._check_fields(cls, changes)
+        if expect:
+            self._check_fields(cls, expect)
+        encoded = {name: self._encode(cls, name, value) for name, value in changes.items()}
+        ref = self._doc(cls, record_id)
+        for attempt in range(_MAX_ATTEMPTS):
+            snapshot = ref.get()
+            if not snapshot.exists:
+                return False
+            current = snapshot.to_dict()
+            if not self._matches(cls, current, expect):
+                return False
+            batch = self.client.batch()
+            batch.update(ref, encoded,
+                         option=self.client.write_option(last_update_time=snapshot.update_time))
+            old_guards = self._guards(cls, current)
+            new_guards = self._guards(cls, {**current, **encoded})
+            for old, new in zip(old_guards, new_guards, strict=True):
+                if old.id != new.id:
+                    batch.delete(old)
+                    batch.create(new, {"kind": cls.KIND, "id": record_id})
+            try:
+                batch.commit()
+                return True
+            except (FailedPrecondition, NotFound):
+                self._backoff(attempt)  # written or deleted since we read it: look again
+            except AlreadyExists as exc:
+                raise DuplicateRecord(f"{cls.KIND}/{record_id}") from exc
+        raise ServiceUnavailable(f"{cls.KIND}/{record_id} is being updated too often to apply "
+                                 "a conditional update; retry", code="metadata_contention")
+
+    def delete(self, cls: type[Record], record_id: str) -> bool:
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        ref = self._doc(cls, record_id)
+        for attempt in range(_MAX_ATTEMPTS):
+            snapshot = ref.get()
+            if not snapshot.exists:
+                return False
+            batch = self.client.batch()
+            batch.delete(ref, option=self.client.write_option(
+                last_update_time=snapshot.update_time))
+            for guard in self._guards(cls, snapshot.to_dict()):
+                batch.delete(guard)
+            try:
+                batch.commit()
+                return True
+            except (FailedPrecondition, NotFound):
+                self._backoff(attempt)
+        raise ServiceUnavailable(f"{cls.KIND}/{record_id} is changing too often to delete; "
+                                 "retry", code="metadata_contention")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    """None sorts first ascending (last descending), as SQLite orders NULLs."""
+    return (value is not None, value if value is not None else 0)

@@ -1,0 +1,258 @@
+"""A metadata store over SQL (SQLite and PostgreSQL share it): tables, migrations, CRUD.
+
+Migrations are numbered lists of statements in a dialect both engines accept; applied ones
+are recorded in `schema_migrations`. Backends differ only in connecting, the parameter
+mark, locking during migration and which exception means "duplicate".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from .metadata import DuplicateRecord, MetadataStore, Record
+
+__all__ = ["MIGRATIONS", "SqlMetadataStore"]
+
+R = TypeVar("R", bound=Record)
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL, owner TEXT NOT NULL,
+            salt TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT,
+            revoked_at TEXT, last_used_at TEXT)""",
+        """CREATE TABLE datasets (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, format TEXT NOT NULL,
+            tables TEXT NOT NULL, n_rows BIGINT NOT NULL, n_columns BIGINT NOT NULL,
+            size_bytes BIGINT NOT NULL, profile TEXT NOT NULL, created_at TEXT NOT NULL,
+            created_by TEXT)""",
+        "CREATE INDEX datasets_owner ON datasets (owner)",
+        """CREATE TABLE models (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL,
+            dataset_id TEXT NOT NULL, synthesizer TEXT NOT NULL, engine TEXT NOT NULL,
+            active_version BIGINT, latest_version BIGINT NOT NULL, created_at TEXT NOT NULL,
+            created_by TEXT)""",
+        "CREATE INDEX models_owner ON models (owner)",
+        "CREATE INDEX models_dataset ON models (dataset_id)",
+        """CREATE TABLE model_versions (
+            id TEXT PRIMARY KEY, model_id TEXT NOT NULL, version BIGINT NOT NULL,
+            dataset_id TEXT NOT NULL, parameters TEXT NOT NULL, status TEXT NOT NULL,
+            storage_key TEXT, integrity TEXT, size_bytes BIGINT NOT NULL,
+            fit_seconds DOUBLE PRECISION, job_id TEXT, sdv_metadata TEXT NOT NULL,
+            error TEXT, created_at TEXT NOT NULL, trained_at TEXT,
+            UNIQUE (model_id, version))""",
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL,
+            status TEXT NOT NULL, progress DOUBLE PRECISION NOT NULL, message TEXT NOT NULL,
+            model_id TEXT, payload TEXT NOT NULL, result TEXT, error TEXT,
+            cancel_requested INTEGER NOT NULL, attempts BIGINT NOT NULL,
+            created_at TEXT NOT NULL, created_by TEXT, started_at TEXT, finished_at TEXT,
+            heartbeat_at TEXT)""",
+        "CREATE INDEX jobs_status ON jobs (status)",
+        "CREATE INDEX jobs_owner ON jobs (owner)",
+        """CREATE TABLE artifacts (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL,
+            model_id TEXT NOT NULL, version BIGINT NOT NULL, status TEXT NOT NULL,
+            storage_key TEXT, format TEXT NOT NULL, num_rows BIGINT NOT NULL,
+            size_bytes BIGINT NOT NULL, content TEXT NOT NULL, job_id TEXT,
+            created_at TEXT NOT NULL, expires_at TEXT)""",
+        "CREATE INDEX artifacts_model ON artifacts (model_id)",
+        """CREATE TABLE audit_events (
+            id TEXT PRIMARY KEY, at TEXT NOT NULL, actor TEXT, owner TEXT,
+            action TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT,
+            outcome TEXT NOT NULL, request_id TEXT, detail TEXT NOT NULL)""",
+        "CREATE INDEX audit_at ON audit_events (at)",
+    ]),
+]
+
+
+class SqlMetadataStore(MetadataStore):
+    """Shared SQL implementation; one connection, serialised by a lock, autocommit."""
+
+    placeholder = "?"
+    url: str
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._conn: Any = None
+
+    # Dialect hooks.
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _is_duplicate(self, exc: Exception) -> bool:
+        raise NotImplementedError
+
+    def _is_disconnect(self, exc: Exception) -> bool:
+        return False
+
+    @contextmanager
+    def _migration_lock(self, cursor: Any) -> Iterator[None]:
+        yield
+
+    # Plumbing.
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    def _execute(self, statement: str, params: tuple = ()) -> Any:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._conn is None:
+                    self._conn = self._connect()
+                try:
+                    cursor = self._conn.cursor()
+                    cursor.execute(self._sql(statement), params)
+                    return cursor
+                except Exception as exc:
+                    if attempt == 1 and self._is_disconnect(exc):
+                        self._reset()
+                        continue
+                    raise
+        raise AssertionError("unreachable")
+
+    def _reset(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.close()
+        except Exception:  # noqa: BLE001 - the connection is already broken
+            pass
+        self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+    @staticmethod
+    def _encode(cls: type[Record], name: str, value: Any) -> Any:
+        if name in cls.JSON_FIELDS:
+            return None if value is None else json.dumps(value, default=str)
+        if name in cls.BOOL_FIELDS:
+            return int(bool(value))
+        return value
+
+    @staticmethod
+    def _decode(cls: type[R], row: Mapping[str, Any]) -> R:
+        values = {}
+        for name in cls.field_names():
+            value = row[name]
+            if name in cls.JSON_FIELDS and value is not None:
+                value = json.loads(value)
+            elif name in cls.BOOL_FIELDS:
+                value = bool(value)
+            values[name] = value
+        return cls(**values)
+
+    def _rows(self, cursor: Any) -> list[dict[str, Any]]:
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    @staticmethod
+    def _check_fields(cls: type[Record], names: Any) -> None:
+        allowed = set(cls.field_names())
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise ValueError(f"{cls.KIND} has no field(s) {unknown}")
+
+    def _where(self, cls: type[Record], where: Mapping[str, Any] | None) -> tuple[str, list]:
+        if not where:
+            return "", []
+        self._check_fields(cls, where)
+        clauses, params = [], []
+        for name, value in where.items():
+            if value is None:
+                clauses.append(f"{name} IS NULL")
+            elif isinstance(value, tuple):
+                clauses.append(f"{name} IN ({', '.join('?' for _ in value)})")
+                params.extend(self._encode(cls, name, v) for v in value)
+            else:
+                clauses.append(f"{name} = ?")
+                params.append(self._encode(cls, name, value))
+        return " WHERE " + " AND ".join(clauses), params
+
+    # The interface.
+
+    def migrate(self) -> int:
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            cursor = self._conn.cursor()
+            with self._migration_lock(cursor):
+                cursor.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+                cursor.execute("SELECT version FROM schema_migrations")
+                applied = {row[0] for row in cursor.fetchall()}
+                for version, statements in MIGRATIONS:
+                    if version not in applied:
+                        self._apply(cursor, version, statements)
+            return max(v for v, _ in MIGRATIONS)
+
+    def _apply(self, cursor: Any, version: int, statements: list[str]) -> None:
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.execute(
+            self._sql("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
+            (version, datetime.now(UTC).isoformat()),
+        )
+
+    def schema_version(self) -> int:
+        cursor = self._execute("SELECT MAX(version) FROM schema_migrations")
+        return int(cursor.fetchone()[0] or 0)
+
+    def ping(self) -> None:
+        self._execute("SELECT 1").fetchall()
+
+    def insert(self, record: Record) -> None:
+        cls = type(record)
+        names = cls.field_names()
+        values = tuple(self._encode(cls, name, getattr(record, name)) for name in names)
+        statement = (f"INSERT INTO {cls.KIND} ({', '.join(names)}) "
+                     f"VALUES ({', '.join('?' for _ in names)})")
+        try:
+            self._execute(statement, values)
+        except Exception as exc:
+            if self._is_duplicate(exc):
+                raise DuplicateRecord(f"{cls.KIND}/{record.id}") from exc
+            raise
+
+    def get(self, cls: type[R], record_id: str) -> R | None:
+        cursor = self._execute(f"SELECT * FROM {cls.KIND} WHERE id = ?", (record_id,))
+        rows = self._rows(cursor)
+        return self._decode(cls, rows[0]) if rows else None
+
+    def query(self, cls: type[R], where: Mapping[str, Any] | None = None, *,
+              order_by: str | None = None, descending: bool = False,
+              limit: int | None = None) -> list[R]:
+        clause, params = self._where(cls, where)
+        statement = f"SELECT * FROM {cls.KIND}{clause}"
+        if order_by:
+            self._check_fields(cls, [order_by])
+            statement += f" ORDER BY {order_by} {'DESC' if descending else 'ASC'}, id"
+        if limit is not None:
+            statement += f" LIMIT {int(limit)}"
+        rows = self._rows(self._execute(statement, tuple(params)))
+        return [self._decode(cls, row) for row in rows]
+
+    def update(self, cls: type[Record], record_id: str, changes: Mapping[str, Any], *,
+               expect: Mapping[str, Any] | None = None) -> bool:
+        if not changes:
+            return self.get(cls, record_id) is not None
+        self._check_fields(cls, changes)
+        sets = ", ".join(f"{name} = ?" for name in changes)
+        params = [self._encode(cls, name, value) for name, value in changes.items()]
+        clause, where_params = self._where(cls, {"id": record_id, **(expect or {})})
+        cursor = self._execute(f"UPDATE {cls.KIND} SET {sets}{clause}",
+                               tuple(params + where_params))
+        return cursor.rowcount > 0
+
+    def delete(self, cls: type[Record], record_id: str) -> bool:
+        cursor = self._execute(f"DELETE FROM {cls.KIND} WHERE id = ?", (record_id,))
+        return cursor.rowcount > 0

@@ -1,0 +1,583 @@
+"""The service's domain logic, free of HTTP: datasets, models, versions, jobs, samples,
+reports, keys and the audit trail, over whichever backends the settings name.
+
+Routers translate requests into these calls; job bodies (`service.jobs.tasks`) call back
+into it. Every read checks ownership: a non-admin key sees only its owner's records, and
+another owner's id answers 404, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ._util import new_id, parse_time, utcnow, utcnow_iso
+from .backends import open_job_runner, open_metadata, open_secret_provider, open_storage
+from .backends.metadata import (
+    ApiKeyRecord,
+    ArtifactRecord,
+    AuditRecord,
+    DatasetRecord,
+    DuplicateRecord,
+    JobRecord,
+    MetadataStore,
+    ModelRecord,
+    ModelVersionRecord,
+    Record,
+)
+from .engines import EngineError, engine_for, load_engines
+from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .ingest import ParsedTable
+from .keys import KeyManager
+from .metrics import Metrics
+from .modelstore import ModelStore
+from .ratelimit import open_rate_limiter
+from .settings import Settings
+
+__all__ = ["SYSTEM_ACTOR", "Service", "SamplePlan", "open_key_manager"]
+
+_log = logging.getLogger("service.core")
+
+SYSTEM_ACTOR = ApiKeyRecord(id="system", name="system", scope="admin", owner="default")
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def open_key_manager(settings: Settings) -> KeyManager:
+    """Keys only (no storage, runner or engines): what `synthctl keys` needs."""
+    store = open_metadata(settings.metadata_url)
+    store.migrate()
+    return KeyManager(store, open_secret_provider(settings.api_keys_secret).pepper())
+
+
+@dataclass
+class SamplePlan:
+    """How one sample request is answered: inline bytes, a stream, or a job + link."""
+
+    delivery: str
+    fmt: str
+    seed: int
+    num_rows: int
+    model: ModelRecord
+    version: ModelVersionRecord
+    table: str | None = None
+    chunks: Iterator | None = None
+    job: JobRecord | None = None
+    artifact: ArtifactRecord | None = None
+
+
+class Service:
+    """One instance per app; thread-safe (jobs run on other threads)."""
+
+    def __init__(self, settings: Settings, *, start_runner: bool = True,
+                 metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.storage = open_storage(settings.storage_url)
+        self.store: MetadataStore = open_metadata(settings.metadata_url)
+        self.store.migrate()
+        self.pepper = open_secret_provider(settings.api_keys_secret).pepper()
+        self.keys = KeyManager(self.store, self.pepper)
+        self.models = ModelStore(self.storage, self.pepper)
+        self.limiter = open_rate_limiter(settings.rate_limit_url,
+                                         settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.metrics = metrics or Metrics()
+        self._cancel_checks: dict[str, float] = {}
+        self._lock = threading.Lock()
+        from .jobs.tasks import JobExecutor
+
+        self.executor = JobExecutor(self)
+        self.runner = open_job_runner(
+            settings.jobs_url, execute=self.executor.run,
+            heartbeat=self._heartbeat, heartbeat_seconds=max(0.5, settings.job_stale_seconds / 4),
+        )
+        if start_runner:
+            self.recover_jobs()
+
+    def close(self) -> None:
+        self.runner.shutdown()
+        self.store.close()
+
+    # Ownership and audit.
+
+    @staticmethod
+    def visible(actor: ApiKeyRecord, record: Record | None, kind: str, record_id: str):
+        owner = getattr(record, "owner", None)
+        if record is None or (actor.scope != "admin" and owner != actor.owner):
+            raise NotFound(f"no {kind} {record_id!r}", code=f"{kind}_not_found")
+        return record
+
+    def audit(self, actor: ApiKeyRecord, action: str, target_type: str, target_id: str | None,
+              *, request_id: str | None = None, outcome: str = "ok", **detail: Any) -> None:
+        try:
+            self.store.audit(AuditRecord(
+                id=new_id("evt"), at=utcnow_iso(), actor=actor.id, owner=actor.owner,
+                action=action, target_type=target_type, target_id=target_id,
+                outcome=outcome, request_id=request_id, detail=detail,
+            ))
+        except Exception:  # noqa: BLE001 - the audited action already happened
+            _log.exception("audit write failed for %s %s", action, target_id)
+
+    # Datasets.
+
+    def create_dataset(self, actor: ApiKeyRecord, tables: list[ParsedTable], *, name: str,
+                       request_id: str | None = None) -> DatasetRecord:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from .profile import profile_table
+
+        names = [t.name for t in tables]
+        if len(set(names)) != len(names):
+            raise InvalidInput(f"two uploaded files map to the same table name {names}; "
+                               "rename the files", code="duplicate_tables")
+        dataset_id = new_id("ds")
+        prefix = f"datasets/{dataset_id}"
+        described, profiles = [], {}
+        try:
+            for table in tables:
+                buffer = io.BytesIO()
+                pq.write_table(pa.Table.from_pandas(table.frame, preserve_index=False), buffer)
+                key = f"{prefix}/{table.name}.parquet"
+                self.storage.put_bytes(key, buffer.getvalue())
+                profiles[table.name] = profile_table(table.frame)
+                described.append({
+                    "name": table.name, "storage_key": key, "rows": len(table.frame),
+                    "columns": [str(c) for c in table.frame.columns], "format": table.format,
+                    "encoding": table.encoding, "size_bytes": table.size_bytes,
+                })
+            record = DatasetRecord(
+                id=dataset_id, owner=actor.owner, name=name or names[0],
+                format=",".join(sorted({t.format for t in tables})), tables=described,
+                n_rows=sum(len(t.frame) for t in tables),
+                n_columns=sum(len(t.frame.columns) for t in tables),
+                size_bytes=sum(t.size_bytes for t in tables),
+                profile=profiles if len(tables) > 1 else profiles[names[0]],
+                created_at=utcnow_iso(), created_by=actor.id,
+            )
+            self.store.insert(record)
+        except BaseException:
+            self.storage.delete_prefix(prefix)  # nothing half-stored
+            raise
+        self.audit(actor, "dataset.create", "dataset", dataset_id, request_id=request_id,
+                   name=record.name, rows=record.n_rows, tables=names)
+        return record
+
+    def get_dataset(self, actor: ApiKeyRecord, dataset_id: str) -> DatasetRecord:
+        return self.visible(actor, self.store.get(DatasetRecord, dataset_id), "dataset", dataset_id)
+
+    def list_datasets(self, actor: ApiKeyRecord, limit: int = 100) -> list[DatasetRecord]:
+        where = None if actor.scope == "admin" else {"owner": actor.owner}
+        return self.store.query(DatasetRecord, where, order_by="created_at", descending=True,
+                                limit=limit)
+
+    def load_tables(self, dataset: DatasetRecord) -> dict[str, Any]:
+        import pyarrow.parquet as pq
+
+        tables = {}
+        for table in dataset.tables:
+            with self.storage.open_read(table["storage_key"]) as handle:
+                tables[table["name"]] = pq.read_table(handle).to_pandas()
+        return tables
+
+    def delete_dataset(self, actor: ApiKeyRecord, dataset_id: str, *,
+                       request_id: str | None = None) -> None:
+        dataset = self.get_dataset(actor, dataset_id)
+        users = self.store.query(ModelRecord, {"dataset_id": dataset_id}, limit=5)
+        if users:
+            raise Conflict(f"models {[m.id for m in users]} were trained on this dataset; "
+                           "delete them first", code="dataset_in_use")
+        self.store.delete(DatasetRecord, dataset.id)
+        self.storage.delete_prefix(f"datasets/{dataset.id}")
+        self.audit(actor, "dataset.delete", "dataset", dataset.id, request_id=request_id)
+
+    # Models and versions.
+
+    def check_synthesizer(self, synthesizer: str, parameters: dict) -> tuple[str, dict]:
+        if synthesizer not in self.settings.synthesizers:
+            raise InvalidInput(
+                f"synthesizer {synthesizer!r} is not enabled here; choose one of "
+                f"{', '.join(self.settings.synthesizers)}", code="synthesizer_not_allowed")
+        try:
+            engine, _info = engine_for(synthesizer)
+        except KeyError:
+            raise InvalidInput(f"no engine offers {synthesizer!r}",
+                               code="unknown_synthesizer") from None
+        try:
+            return engine.name, engine.validate_parameters(synthesizer, parameters or {})
+        except EngineError as exc:
+            raise InvalidInput(str(exc), code=exc.code) from None
+
+    def create_model(self, actor: ApiKeyRecord, *, dataset_id: str, synthesizer: str,
+                     parameters: dict, name: str = "", request_id: str | None = None):
+        dataset = self.get_dataset(actor, dataset_id)
+        engine_name, params = self.check_synthesizer(synthesizer, parameters)
+        model = ModelRecord(id=new_id("mdl"), owner=actor.owner, name=name or dataset.name,
+                            dataset_id=dataset.id, synthesizer=synthesizer, engine=engine_name,
+                            created_at=utcnow_iso(), created_by=actor.id)
+        self.store.insert(model)
+        version, job = self._queue_version(actor, model, dataset, params)
+        self.audit(actor, "model.create", "model", model.id, request_id=request_id,
+                   synthesizer=synthesizer, dataset_id=dataset.id, job_id=job.id)
+        return self.store.get(ModelRecord, model.id), version, job
+
+    def _queue_version(self, actor, model: ModelRecord, dataset: DatasetRecord, params: dict):
+        for _attempt in range(5):
+            number = max([v.version for v in self.store.versions(model.id)] or [0]) + 1
+            version = ModelVersionRecord(
+                id=new_id("ver"), model_id=model.id, version=number, dataset_id=dataset.id,
+                parameters=params, status="queued", created_at=utcnow_iso(),
+            )
+            try:
+                self.store.insert(version)
+                break
+            except DuplicateRecord:
+                continue  # a concurrent retrain took this number
+        else:
+            raise Conflict("could not allocate a version number; retry", code="version_race")
+        self.store.update(ModelRecord, model.id, {"latest_version": number})
+        job = self.create_job(actor, "train", model_id=model.id,
+                              payload={"version_id": version.id, "model_id": model.id})
+        self.store.update(ModelVersionRecord, version.id, {"job_id": job.id})
+        self.runner.submit(job.id)
+        return self.store.get(ModelVersionRecord, version.id), job
+
+    def retrain(self, actor: ApiKeyRecord, model_id: str, *, parameters: dict | None,
+                dataset_id: str | None, request_id: str | None = None):
+        model = self.get_model(actor, model_id)
+        dataset = self.get_dataset(actor, dataset_id or model.dataset_id)
+        if parameters is None:
+            versions = self.store.versions(model.id)
+            parameters = versions[-1].parameters if versions else {}
+        _engine, params = self.check_synthesizer(model.synthesizer, parameters)
+        version, job = self._queue_version(actor, model, dataset, params)
+        self.audit(actor, "model.retrain", "model", model.id, request_id=request_id,
+                   version=version.version, job_id=job.id)
+        return version, job
+
+    def get_model(self, actor: ApiKeyRecord, model_id: str) -> ModelRecord:
+        return self.visible(actor, self.store.get(ModelRecord, model_id), "model", model_id)
+
+    def list_models(self, actor: ApiKeyRecord, limit: int = 100) -> list[ModelRecord]:
+        where = None if actor.scope == "admin" else {"owner": actor.owner}
+        return self.store.query(ModelRecord, where, order_by="created_at", descending=True,
+                                limit=limit)
+
+    def get_version(self, actor: ApiKeyRecord, model_id: str, number: int) -> ModelVersionRecord:
+        model = self.get_model(actor, model_id)
+        version = self.store.version(model.id, number)
+        if version is None:
+            raise NotFound(f"model {model_id} has no version {number}", code="version_not_found")
+        return version
+
+    def activate(self, actor: ApiKeyRecord, model_id: str, number: int, *,
+                 request_id: str | None = None, action: str = "model.activate") -> ModelRecord:
+        model = self.get_model(actor, model_id)
+        version = self.get_version(actor, model_id, number)
+        if version.status != "ready":
+            raise Conflict(f"version {number} is {version.status}; only a trained (ready) "
+                           "version can be active", code="version_not_ready")
+        self.store.update(ModelRecord, model.id, {"active_version": number})
+        self.audit(actor, action, "model", model.id, request_id=request_id,
+                   version=number, previous=model.active_version)
+        return self.store.get(ModelRecord, model.id)
+
+    def rollback(self, actor: ApiKeyRecord, model_id: str, *,
+                 request_id: str | None = None) -> ModelRecord:
+        model = self.get_model(actor, model_id)
+        ready = [v.version for v in self.store.versions(model.id) if v.status == "ready"]
+        earlier = [n for n in ready if model.active_version is None or n < model.active_version]
+        if not earlier:
+            raise Conflict("there is no earlier trained version to roll back to",
+                           code="nothing_to_roll_back")
+        return self.activate(actor, model_id, max(earlier), request_id=request_id,
+                             action="model.rollback")
+
+    def delete_model(self, actor: ApiKeyRecord, model_id: str, *,
+                     request_id: str | None = None) -> None:
+        model = self.get_model(actor, model_id)
+        active_jobs = self.store.query(JobRecord, {"model_id": model.id,
+                                                   "status": ("queued", "running")})
+        if active_jobs:
+            raise Conflict(f"jobs {[j.id for j in active_jobs]} are still running for this "
+                           "model; cancel them or wait", code="model_busy")
+        for version in self.store.versions(model.id):
+            self.models.forget(version.id)
+            self.store.delete(ModelVersionRecord, version.id)
+        for artifact in self.store.query(ArtifactRecord, {"model_id": model.id}):
+            self.store.delete(ArtifactRecord, artifact.id)
+        self.store.delete(ModelRecord, model.id)
+        self.storage.delete_prefix(f"models/{model.id}")
+        self.storage.delete_prefix(f"samples/{model.id}")
+        self.audit(actor, "model.delete", "model", model.id, request_id=request_id)
+
+    def sampling_version(self, actor: ApiKeyRecord, model_id: str,
+                         number: int | None) -> tuple[ModelRecord, ModelVersionRecord]:
+        model = self.get_model(actor, model_id)
+        number = number if number is not None else model.active_version
+        if number is None:
+            raise Conflict("the model has no trained version yet; wait for its training job",
+                           code="model_not_ready")
+        version = self.get_version(actor, model_id, number)
+        if version.status != "ready":
+            raise Conflict(f"version {number} is {version.status}, not ready",
+                           code="model_not_ready")
+        return model, version
+
+    def load_model(self, model: ModelRecord, version: ModelVersionRecord):
+        engine = load_engines().get(model.engine)
+        if engine is None:
+            raise ServiceError(f"engine {model.engine!r} is not installed here",
+                               code="engine_missing")
+        return engine, engine.loads(self.models.load_bytes(version))
+
+    # Jobs.
+
+    def create_job(self, actor: ApiKeyRecord, kind: str, *, model_id: str | None,
+                   payload: dict) -> JobRecord:
+        job = JobRecord(id=new_id("job"), owner=actor.owner, kind=kind, model_id=model_id,
+                        payload=payload, created_at=utcnow_iso(), created_by=actor.id,
+                        message="queued")
+        self.store.insert(job)
+        return job
+
+    def get_job(self, actor: ApiKeyRecord, job_id: str) -> JobRecord:
+        job = self.visible(actor, self.store.get(JobRecord, job_id), "job", job_id)
+        if job.status == "running" and self._is_stale(job):
+            self.executor.mark_interrupted(job)
+            job = self.store.get(JobRecord, job_id)
+        return job
+
+    def list_jobs(self, actor: ApiKeyRecord, *, status: str | None = None,
+                  limit: int = 100) -> list[JobRecord]:
+        where: dict[str, Any] = {} if actor.scope == "admin" else {"owner": actor.owner}
+        if status:
+            where["status"] = status
+        return self.store.query(JobRecord, where or None, order_by="created_at",
+                                descending=True, limit=limit)
+
+    def cancel_job(self, actor: ApiKeyRecord, job_id: str, *,
+                   request_id: str | None = None) -> JobRecord:
+        job = self.get_job(actor, job_id)
+        if job.status in TERMINAL:
+            raise Conflict(f"the job already {job.status}", code="job_finished")
+        if self.store.update(JobRecord, job.id, {"status": "cancelled", "finished_at":
+                                                 utcnow_iso(), "message": "cancelled",
+                                                 "cancel_requested": True},
+                             expect={"status": "queued"}):
+            self.executor.cleanup(self.store.get(JobRecord, job.id), "cancelled")
+        else:
+            self.store.update(JobRecord, job.id, {"cancel_requested": True,
+                                                  "message": "cancelling"})
+        self.audit(actor, "job.cancel", "job", job.id, request_id=request_id)
+        return self.store.get(JobRecord, job.id)
+
+    def retry_job(self, actor: ApiKeyRecord, job_id: str, *,
+                  request_id: str | None = None) -> JobRecord:
+        job = self.get_job(actor, job_id)
+        if job.status not in ("failed", "cancelled"):
+            raise Conflict(f"only failed or cancelled jobs can be retried; this one is "
+                           f"{job.status}", code="job_not_retryable")
+        if not self.store.update(JobRecord, job.id, {
+            "status": "queued", "progress": 0.0, "message": "queued (retry)", "error": None,
+            "result": None, "cancel_requested": False, "finished_at": None,
+        }, expect={"status": ("failed", "cancelled")}):
+            raise Conflict("the job changed state; read it again", code="job_state_changed")
+        self.executor.prepare_retry(self.store.get(JobRecord, job.id))
+        self.runner.submit(job.id)
+        self.audit(actor, "job.retry", "job", job.id, request_id=request_id)
+        return self.store.get(JobRecord, job.id)
+
+    def _is_stale(self, job: JobRecord) -> bool:
+        if job.id in self.runner.active():
+            return False
+        beat = parse_time(job.heartbeat_at or job.started_at)
+        return beat is None or utcnow() - beat > timedelta(seconds=self.settings.job_stale_seconds)
+
+    def _heartbeat(self, job_ids: set[str]) -> None:
+        now = utcnow_iso()
+        for job_id in job_ids:
+            self.store.update(JobRecord, job_id, {"heartbeat_at": now},
+                              expect={"status": "running"})
+
+    def recover_jobs(self) -> dict[str, int]:
+        """After a (re)start: interrupted running jobs fail as resumable; queued ones that
+        never started are submitted again (the state machine lets only one replica run it)."""
+        counts = {"interrupted": 0, "resubmitted": 0}
+        for job in self.store.query(JobRecord, {"status": "running"}):
+            if self._is_stale(job):
+                self.executor.mark_interrupted(job)
+                counts["interrupted"] += 1
+        if self.settings.jobs_url.startswith("inline"):
+            for job in self.store.query(JobRecord, {"status": "queued"}, order_by="created_at"):
+                self.runner.submit(job.id)
+                counts["resubmitted"] += 1
+        return counts
+
+    # Samples.
+
+    def plan_sample(self, actor: ApiKeyRecord, model_id: str, *, num_rows: int,
+                    seed: int | None, fmt: str, delivery: str, conditions: dict | None,
+                    version: int | None, table: str | None, options: dict,
+                    request_id: str | None = None) -> SamplePlan:
+        model, ver = self.sampling_version(actor, model_id, version)
+        if num_rows > self.settings.max_rows:
+            raise InvalidInput(f"num_rows {num_rows} is above this deployment's limit of "
+                               f"{self.settings.max_rows}", code="too_many_rows")
+        _engine, info = engine_for(model.synthesizer)
+        if conditions:
+            if not info.supports_conditions:
+                raise InvalidInput(f"{model.synthesizer} does not support conditions",
+                                   code="conditions_unsupported")
+            columns = self._columns(ver)
+            unknown = sorted(set(conditions) - columns)
+            if unknown:
+                raise InvalidInput(f"conditions name unknown columns {unknown}; columns are "
+                                   f"{sorted(columns)}", code="unknown_condition_column")
+        tables = list(ver.sdv_metadata.get("tables", {}))
+        if table is not None and table not in tables:
+            raise InvalidInput(f"no table {table!r}; tables are {tables}", code="unknown_table")
+        if len(tables) > 1 and fmt != "json" and table is None:
+            raise InvalidInput(f"this model generates several tables {tables}; pick one with "
+                               "`table` for csv/parquet, or use format json",
+                               code="table_required")
+        seed = seed if seed is not None else secrets.randbelow(2**31)
+        if delivery == "auto":
+            delivery = "inline" if num_rows <= self.settings.inline_max_rows else "link"
+        if delivery == "inline" and num_rows > self.settings.inline_max_rows:
+            raise InvalidInput(f"inline results are limited to {self.settings.inline_max_rows} "
+                               "rows; use delivery 'stream' or 'link'", code="too_many_inline_rows")
+        if delivery == "stream" and not self.settings.allow_streaming:
+            raise InvalidInput("this deployment cannot stream responses (its adapter buffers "
+                               "them); use delivery 'link'", code="streaming_unavailable")
+        if delivery == "stream" and fmt == "json" and len(tables) > 1:
+            raise InvalidInput("multi-table results cannot stream; use 'link' or pick a "
+                               "table", code="table_required")
+        plan = SamplePlan(delivery=delivery, fmt=fmt, seed=seed, num_rows=num_rows,
+                          model=model, version=ver, table=table)
+        if delivery == "link":
+            artifact = ArtifactRecord(
+                id=new_id("smp"), owner=model.owner, kind="sample", model_id=model.id,
+                version=ver.version, status="pending", format=fmt, num_rows=num_rows,
+                content={"seed": seed, "conditions": conditions or {}, "table": table,
+                         "options": options}, created_at=utcnow_iso(),
+            )
+            self.store.insert(artifact)
+            job = self.create_job(actor, "sample", model_id=model.id,
+                                  payload={"artifact_id": artifact.id})
+            self.store.update(ArtifactRecord, artifact.id, {"job_id": job.id})
+            self.runner.submit(job.id)
+            plan.job, plan.artifact = job, self.store.get(ArtifactRecord, artifact.id)
+        else:
+            plan.chunks = self.sample_frames(model, ver, num_rows=num_rows, seed=seed,
+                                             conditions=conditions, table=table,
+                                             options=options)
+        self.audit(actor, "model.sample", "model", model.id, request_id=request_id,
+                   version=ver.version, num_rows=num_rows, delivery=delivery, seed=seed)
+        return plan
+
+    @staticmethod
+    def _columns(version: ModelVersionRecord) -> set[str]:
+        columns: set[str] = set()
+        for table in version.sdv_metadata.get("tables", {}).values():
+            columns.update(table.get("columns", {}))
+        return columns
+
+    def sample_frames(self, model: ModelRecord, version: ModelVersionRecord, *, num_rows: int,
+                      seed: int, conditions: dict | None, table: str | None,
+                      options: dict | None = None, chunk_rows: int = 50_000):
+        """Yield DataFrames (one table) or, for multi-table json, one dict of DataFrames."""
+        engine, fitted = self.load_model(model, version)
+        multi = len(version.sdv_metadata.get("tables", {})) > 1
+        opts = dict(options or {})
+        try:
+            for chunk in engine.sample(fitted, num_rows, seed=seed, conditions=conditions,
+                                       chunk_rows=chunk_rows, options=opts):
+                rows = sum(len(frame) for frame in chunk.values())
+                self.metrics.rows.labels(model.synthesizer).inc(rows)
+                if multi and table is None:
+                    yield chunk
+                else:
+                    yield chunk[table] if table else next(iter(chunk.values()))
+        except EngineError as exc:
+            raise InvalidInput(str(exc), code=exc.code) from None
+
+    def get_sample(self, actor: ApiKeyRecord, sample_id: str) -> ArtifactRecord:
+        artifact = self.store.get(ArtifactRecord, sample_id)
+        if artifact is not None and artifact.kind != "sample":
+            artifact = None
+        return self.visible(actor, artifact, "sample", sample_id)
+
+    def delete_sample(self, actor: ApiKeyRecord, sample_id: str, *,
+                      request_id: str | None = None) -> None:
+        artifact = self.get_sample(actor, sample_id)
+        if artifact.status == "pending":
+            raise Conflict("the sample is still being generated; cancel its job first",
+                           code="sample_pending")
+        if artifact.storage_key:
+            self.storage.delete(artifact.storage_key)
+        self.store.delete(ArtifactRecord, artifact.id)
+        self.audit(actor, "sample.delete", "sample", artifact.id, request_id=request_id)
+
+    # Reports.
+
+    def create_report(self, actor: ApiKeyRecord, model_id: str, *, version: int | None,
+                      num_rows: int | None, request_id: str | None = None):
+        model, ver = self.sampling_version(actor, model_id, version)
+        artifact = ArtifactRecord(
+            id=new_id("rep"), owner=model.owner, kind="report", model_id=model.id,
+            version=ver.version, status="pending", format="json",
+            num_rows=num_rows or 0, created_at=utcnow_iso(),
+        )
+        self.store.insert(artifact)
+        job = self.create_job(actor, "report", model_id=model.id,
+                              payload={"artifact_id": artifact.id})
+        self.store.update(ArtifactRecord, artifact.id, {"job_id": job.id})
+        self.runner.submit(job.id)
+        self.audit(actor, "model.report", "model", model.id, request_id=request_id,
+                   version=ver.version, report_id=artifact.id)
+        return self.store.get(ArtifactRecord, artifact.id), job
+
+    def get_report(self, actor: ApiKeyRecord, model_id: str, report_id: str) -> ArtifactRecord:
+        self.get_model(actor, model_id)
+        artifact = self.store.get(ArtifactRecord, report_id)
+        if artifact is not None and (artifact.kind != "report" or artifact.model_id != model_id):
+            artifact = None
+        return self.visible(actor, artifact, "report", report_id)
+
+    def list_reports(self, actor: ApiKeyRecord, model_id: str) -> list[ArtifactRecord]:
+        model = self.get_model(actor, model_id)
+        return self.store.query(ArtifactRecord, {"model_id": model.id, "kind": "report"},
+                                order_by="created_at", descending=True)
+
+    # Keys and audit.
+
+    def issue_key(self, actor: ApiKeyRecord, *, scope: str, name: str, owner: str,
+                  request_id: str | None = None):
+        try:
+            issued = self.keys.issue(scope=scope, name=name, owner=owner, created_by=actor.id)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), code="invalid_key_request") from None
+        self.audit(actor, "key.create", "key", issued.record.id, request_id=request_id,
+                   scope=scope, owner=owner)
+        return issued
+
+    def revoke_key(self, actor: ApiKeyRecord, key_id: str, *, request_id: str | None = None):
+        record = self.store.get(ApiKeyRecord, key_id)
+        if record is None:
+            raise NotFound(f"no key {key_id!r}", code="key_not_found")
+        if record.revoked_at is not None:
+            raise Conflict("the key is already revoked", code="key_revoked")
+        self.keys.revoke(key_id)
+        self.audit(actor, "key.revoke", "key", key_id, request_id=request_id)
+
+    def audit_events(self, *, limit: int, actor: str | None, target_id: str | None,
+                     action: str | None) -> list[AuditRecord]:
+        where = {k: v for k, v in {"actor": actor, "target_id": target_id,
+                                   "action": action}.items() if v}
+        return self.store.query(AuditRecord, where or None, order_by="at", descending=True,
+                                limit=limit)

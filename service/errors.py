@@ -1,0 +1,165 @@
+"""Typed errors and their one renderer: RFC 9457 `application/problem+json`.
+
+Every failure a caller can cause is a `ServiceError` subclass with a stable `code`; the
+handlers below turn it (and anything unexpected) into a problem document carrying the
+request id. A stack trace never reaches the caller: unexpected errors are logged with the
+request id and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "Gone",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "PROBLEM_JSON",
+    "RateLimited",
+    "ServiceError",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "install_error_handlers",
+    "problem_response",
+]
+
+PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("service.errors")
+
+
+class ServiceError(Exception):
+    """A failure with an HTTP status, a stable machine code and a message saying what to fix."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, message: str, *, code: str | None = None, headers: dict | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class InvalidInput(ServiceError):
+    status, code, title = 422, "invalid_input", "Invalid input"
+
+
+class Unauthorized(ServiceError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="synthdata"'})
+        super().__init__(message, **kwargs)
+
+
+class Forbidden(ServiceError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ServiceError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(ServiceError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Gone(ServiceError):
+    status, code, title = 410, "gone", "Gone"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class RateLimited(ServiceError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+class ServiceUnavailable(ServiceError):
+    status, code, title = 503, "unavailable", "Service unavailable"
+
+
+def _request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "") or request.headers.get("x-request-id", "")
+
+
+def problem_response(request: Request, *, status: int, code: str, title: str, detail: str,
+                     headers: dict | None = None, **extra: Any) -> JSONResponse:
+    """Render one problem document; the only place error bodies are built."""
+    request_id = _request_id(request)
+    body = {
+        "type": f"https://synthdata.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": request_id,
+        **extra,
+    }
+    all_headers = {"X-Request-ID": request_id, **(headers or {})}
+    return JSONResponse(body, status_code=status, headers=all_headers, media_type=PROBLEM_JSON)
+
+
+async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    return problem_response(request, status=exc.status, code=exc.code, title=exc.title,
+                            detail=exc.message, headers=exc.headers, **exc.extra)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for err in exc.errors():
+        location = ".".join(str(part) for part in err.get("loc", ()))
+        errors.append({"field": location, "message": err.get("msg", "invalid")})
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(request, status=422, code="invalid_request", title="Invalid request",
+                            detail=f"The request does not match the API: {summary}",
+                            errors=errors)
+
+
+_HTTP_CODES = {
+    404: ("route_not_found", "No such route; see /docs for the API."),
+    405: ("method_not_allowed", "This route does not accept that method; see /docs."),
+}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+    return problem_response(request, status=exc.status_code, code=code,
+                            title=str(exc.detail), detail=detail,
+                            headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    _log.exception("unhandled error (request id %s)", _request_id(request))
+    return problem_response(
+        request, status=500, code="internal_error", title="Internal error",
+        detail="The service failed unexpectedly; nothing was changed by this request if it "
+        "wrote data. Quote the request id when reporting it.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Runtime adapters: one module per platform entry point."""

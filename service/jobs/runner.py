@@ -1,0 +1,36 @@
+"""The job runner interface. A runner only decides *where* a job runs; *what* it does is
+`execute(job_id)`, which reads everything it needs from the metadata store. So an SQS
+queue feeding ECS tasks, a Cloud Run Job or a Kubernetes Job is a new runner module
+registered by scheme (`service.backends.registry.register_job_runner`), and its worker
+process calls `service.jobs.worker.run_job(job_id)`."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+
+__all__ = ["Execute", "JobRunner"]
+
+Execute = Callable[[str], None]
+
+
+class JobRunner(abc.ABC):
+    @classmethod
+    @abc.abstractmethod
+    def from_url(cls, url: str, *, execute: Execute, heartbeat: Callable[[set[str]], None]
+                 | None = None, heartbeat_seconds: float = 30.0) -> JobRunner: ...
+
+    @abc.abstractmethod
+    def submit(self, job_id: str) -> None:
+        """Start the job eventually; must return quickly (unless the runner is synchronous)."""
+
+    @abc.abstractmethod
+    def active(self) -> set[str]:
+        """Ids of jobs this process is running now."""
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job runs here (tests, shutdown); True if idle."""
+        return True
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Stop accepting jobs; running ones are left to finish or be recovered."""
