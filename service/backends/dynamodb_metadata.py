@@ -75,13 +75,6 @@ class DynamoDbMetadataStore(MetadataStore):
 
     # Encoding.
 
-    @staticmethod
-    def _check_fields(cls: type[Record], names: Any) -> None:
-        allowed = set(cls.field_names())
-        unknown = [name for name in names if name not in allowed]
-        if unknown:
-            raise ValueError(f"{cls.KIND} has no field(s) {unknown}")
-
     def _value(self, cls: type[Record], name: str, value: Any) -> dict:
         """One field as a DynamoDB attribute value."""
         if value is None:
@@ -124,7 +117,7 @@ class DynamoDbMetadataStore(MetadataStore):
     def _conditions(self, cls: type[Record], where: Mapping[str, Any], names: dict,
                     values: dict, tag: str) -> list[str]:
         """Equality clauses on `r.<field>`: a value, a tuple of allowed values, or None."""
-        self._check_fields(cls, where)
+        cls.check_fields(where)
         clauses = []
         for index, (name, expected) in enumerate(where.items()):
             placeholder = f"#{tag}{index}"
@@ -228,9 +221,9 @@ class DynamoDbMetadataStore(MetadataStore):
               order_by: str | None = None, descending: bool = False,
               limit: int | None = None) -> list[R]:
         if order_by:
-            self._check_fields(cls, [order_by])
+            cls.check_fields([order_by])
         if _matches_nothing(where):
-            self._check_fields(cls, where or {})
+            cls.check_fields(where or {})
             return []
         records: list[R] = []
         for item in self._items(cls, where):
@@ -249,7 +242,7 @@ class DynamoDbMetadataStore(MetadataStore):
                expect: Mapping[str, Any] | None = None) -> bool:
         if not changes:
             return self.get(cls, record_id) is not None
-        self._check_fields(cls, changes)
+        cls.check_fields(changes)
         if _matches_nothing(expect):
             return False
         names: dict[str, str] = {"#r": "r"}

@@ -92,24 +92,7 @@ class FirestoreMetadataStore(MetadataStore):
 
     @staticmethod
     def _decode(cls: type[R], data: Mapping[str, Any]) -> R:
-        values = {}
-        for name in cls.field_names():
-            if name not in data:
-                continue  # a field added after this document was written: its default
-            value = data[name]
-            if name in cls.JSON_FIELDS and value is not None:
-                value = json.loads(value)
-            elif name in cls.BOOL_FIELDS:
-                value = bool(value)
-            values[name] = value
-        return cls(**values)
-
-    @staticmethod
-    def _check_fields(cls: type[Record], names: Any) -> None:
-        allowed = set(cls.field_names())
-        unknown = [name for name in names if name not in allowed]
-        if unknown:
-            raise ValueError(f"{cls.KIND} has no field(s) {unknown}")
+        return cls.from_stored(data)
 
     def _doc(self, cls: type[Record], record_id: str) -> Any:
         if (not record_id or "/" in record_id or record_id in (".", "..")
@@ -184,9 +167,9 @@ class FirestoreMetadataStore(MetadataStore):
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         where = dict(where or {})
-        self._check_fields(cls, where)
+        cls.check_fields(where)
         if order_by:
-            self._check_fields(cls, [order_by])
+            cls.check_fields([order_by])
         query = self.client.collection(cls.KIND)
         for name, value in where.items():
             if isinstance(value, tuple):
@@ -220,9 +203,9 @@ class FirestoreMetadataStore(MetadataStore):
 
         if not changes:
             return self.get(cls, record_id) is not None
-        self._check_fields(cls, changes)
+        cls.check_fields(changes)
         if expect:
-            self._check_fields(cls, expect)
+            cls.check_fields(expect)
         encoded = {name: self._encode(cls, name, value) for name, value in changes.items()}
         ref = self._doc(cls, record_id)
         for attempt in range(_MAX_ATTEMPTS):

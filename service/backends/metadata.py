@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -51,6 +52,30 @@ class Record:
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def check_fields(cls, names: Any) -> None:
+        """Refuse field names this record does not have (they would never match)."""
+        allowed = set(cls.field_names())
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise ValueError(f"{cls.KIND} has no field(s) {unknown}")
+
+    @classmethod
+    def from_stored(cls: type[R], data: Mapping[str, Any]) -> R:
+        """Rebuild a record from stored values (JSON fields as text, booleans as 0/1);
+        a field missing from `data` (added after it was written) takes its default."""
+        values = {}
+        for name in cls.field_names():
+            if name not in data:
+                continue
+            value = data[name]
+            if name in cls.JSON_FIELDS and value is not None:
+                value = json.loads(value)
+            elif name in cls.BOOL_FIELDS:
+                value = bool(value)
+            values[name] = value
+        return cls(**values)
 
 
 @dataclass

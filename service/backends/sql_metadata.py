@@ -139,31 +139,16 @@ class SqlMetadataStore(MetadataStore):
 
     @staticmethod
     def _decode(cls: type[R], row: Mapping[str, Any]) -> R:
-        values = {}
-        for name in cls.field_names():
-            value = row[name]
-            if name in cls.JSON_FIELDS and value is not None:
-                value = json.loads(value)
-            elif name in cls.BOOL_FIELDS:
-                value = bool(value)
-            values[name] = value
-        return cls(**values)
+        return cls.from_stored(row)
 
     def _rows(self, cursor: Any) -> list[dict[str, Any]]:
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    @staticmethod
-    def _check_fields(cls: type[Record], names: Any) -> None:
-        allowed = set(cls.field_names())
-        unknown = [name for name in names if name not in allowed]
-        if unknown:
-            raise ValueError(f"{cls.KIND} has no field(s) {unknown}")
-
     def _where(self, cls: type[Record], where: Mapping[str, Any] | None) -> tuple[str, list]:
         if not where:
             return "", []
-        self._check_fields(cls, where)
+        cls.check_fields(where)
         clauses, params = [], []
         for name, value in where.items():
             if value is None:
@@ -234,7 +219,7 @@ class SqlMetadataStore(MetadataStore):
         clause, params = self._where(cls, where)
         statement = f"SELECT * FROM {cls.KIND}{clause}"
         if order_by:
-            self._check_fields(cls, [order_by])
+            cls.check_fields([order_by])
             statement += f" ORDER BY {order_by} {'DESC' if descending else 'ASC'}, id"
         if limit is not None:
             statement += f" LIMIT {int(limit)}"
@@ -245,7 +230,7 @@ class SqlMetadataStore(MetadataStore):
                expect: Mapping[str, Any] | None = None) -> bool:
         if not changes:
             return self.get(cls, record_id) is not None
-        self._check_fields(cls, changes)
+        cls.check_fields(changes)
         sets = ", ".join(f"{name} = ?" for name in changes)
         params = [self._encode(cls, name, value) for name, value in changes.items()]
         clause, where_params = self._where(cls, {"id": record_id, **(expect or {})})
