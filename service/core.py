@@ -446,10 +446,11 @@ class Service:
                                "`table` for csv/parquet, or use format json",
                                code="table_required")
         seed = seed if seed is not None else secrets.randbelow(2**31)
+        inline_limit = self._inline_row_limit(ver, fmt)
         if delivery == "auto":
-            delivery = "inline" if num_rows <= self.settings.inline_max_rows else "link"
-        if delivery == "inline" and num_rows > self.settings.inline_max_rows:
-            raise InvalidInput(f"inline results are limited to {self.settings.inline_max_rows} "
+            delivery = "inline" if num_rows <= inline_limit else "link"
+        if delivery == "inline" and num_rows > inline_limit:
+            raise InvalidInput(f"inline results of this model are limited to {inline_limit} "
                                "rows; use delivery 'stream' or 'link'", code="too_many_inline_rows")
         if delivery == "stream" and not self.settings.allow_streaming:
             raise InvalidInput("this deployment cannot stream responses (its adapter buffers "
@@ -479,6 +480,16 @@ class Service:
         self.audit(actor, "model.sample", "model", model.id, request_id=request_id,
                    version=ver.version, num_rows=num_rows, delivery=delivery, seed=seed)
         return plan
+
+    #: Rough bytes one cell takes in a response, by format (JSON repeats column names).
+    _BYTES_PER_CELL = {"json": 32, "jsonl": 32, "csv": 12, "parquet": 12}
+
+    def _inline_row_limit(self, version: ModelVersionRecord, fmt: str) -> int:
+        """Rows that fit inline: the row limit, and the response-size budget for this
+        table's width (a wide table reaches Lambda's 6 MB long before 10,000 rows)."""
+        width = max(1, len(self._columns(version)))
+        by_size = self.settings.inline_max_bytes // (width * self._BYTES_PER_CELL.get(fmt, 32))
+        return max(1, min(self.settings.inline_max_rows, by_size))
 
     @staticmethod
     def _columns(version: ModelVersionRecord) -> set[str]:

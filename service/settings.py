@@ -26,6 +26,7 @@ _LOCAL_ENV = {
     "max_cell_chars": "SYNTH_MAX_CELL_CHARS",
     "max_dataset_rows": "SYNTH_MAX_DATASET_ROWS",
     "inline_max_rows": "SYNTH_INLINE_MAX_ROWS",
+    "inline_max_bytes": "SYNTH_INLINE_MAX_BYTES",
     "link_ttl_seconds": "SYNTH_LINK_TTL_SECONDS",
     "job_stale_seconds": "SYNTH_JOB_STALE_SECONDS",
     "public_url": "SYNTH_PUBLIC_URL",
@@ -56,7 +57,9 @@ class Settings:
     max_cell_chars: int = 10_000
     max_dataset_rows: int = 2_000_000
     inline_max_rows: int = 10_000
-    """Sample requests up to this many rows are answered in the response body."""
+    """Sample requests up to this many rows are answered in the response body..."""
+    inline_max_bytes: int = 5_000_000
+    """...if their estimated size fits too (Lambda's synchronous responses stop at 6 MB)."""
     link_ttl_seconds: int = 3_600
     job_stale_seconds: int = 120
     """A running job whose heartbeat is older than this is declared interrupted."""

@@ -214,3 +214,18 @@ def test_prefetch_keeps_order_bounds_memory_and_reraises():
     assert next(failing_stream) == 1
     with pytest.raises(ValueError, match="boom"):
         next(failing_stream)
+
+
+def test_a_wide_table_goes_to_a_link_before_its_response_outgrows_lambda(env):
+    # 200 columns: 5 MB of JSON is about 780 rows, far below the 10,000-row inline limit.
+    wide = pd.DataFrame({f"c{i}": range(i, i + 40) for i in range(200)})
+    model = env.train(csv_bytes(wide), "gaussian_copula", {"default_distribution": "norm"})
+    limit = env.settings.inline_max_bytes // (200 * 32)
+    refused = _sample(env, model["id"], env.writer, num_rows=limit + 1, seed=1,
+                      delivery="inline")
+    assert refused.status_code == 422 and refused.json()["code"] == "too_many_inline_rows"
+    assert str(limit) in refused.json()["detail"]
+    automatic = _sample(env, model["id"], env.writer, num_rows=limit + 1, seed=1)
+    assert automatic.status_code == 202 and automatic.json()["job_id"]
+    fits = _sample(env, model["id"], env.writer, num_rows=limit, seed=1)
+    assert fits.status_code == 200 and len(fits.json()["rows"]) == limit
