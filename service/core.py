@@ -92,7 +92,7 @@ class Service:
 
         self.executor = JobExecutor(self)
         self.runner = open_job_runner(
-            settings.jobs_url, execute=self.executor.run,
+            settings.jobs_url, execute=self.executor.run, store=self.store,
             heartbeat=self._heartbeat, heartbeat_seconds=max(0.5, settings.job_stale_seconds / 4),
         )
         if start_runner:

@@ -168,10 +168,7 @@ class SqsJobRunner(JobRunner):
 
     @property
     def store(self) -> MetadataStore | None:
-        """The metadata store the estimate reads: given, or the executing service's."""
-        if self._store is None:
-            service = getattr(getattr(self._execute, "__self__", None), "service", None)
-            self._store = getattr(service, "store", None)
+        """The metadata store the run-time estimate reads (None: everything to SQS)."""
         return self._store
 
     def route(self, job: JobRecord) -> tuple[str, float | None]:

@@ -41,7 +41,8 @@ class InlineJobRunner(JobRunner):
 
     @classmethod
     def from_url(cls, url: str, *, execute: Execute, heartbeat=None,
-                 heartbeat_seconds: float = 30.0) -> InlineJobRunner:
+                 heartbeat_seconds: float = 30.0, store=None) -> InlineJobRunner:
+        """`store` is accepted for the interface's sake: in-process jobs need no routing."""
         query = dict(parse_qsl(urlsplit(url).query))
         return cls(execute, workers=max(1, int(query.get("workers", 1))),
                    synchronous=query.get("sync", "0") in ("1", "true", "yes"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Execute", "JobRunner"]
 
@@ -18,7 +19,10 @@ class JobRunner(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def from_url(cls, url: str, *, execute: Execute, heartbeat: Callable[[set[str]], None]
-                 | None = None, heartbeat_seconds: float = 30.0) -> JobRunner: ...
+                 | None = None, heartbeat_seconds: float = 30.0,
+                 store: Any = None) -> JobRunner:
+        """`store` is the service's metadata store, for runners that route jobs by their
+        records (the SQS/ECS runner estimates run time from the model and dataset)."""
 
     @abc.abstractmethod
     def submit(self, job_id: str) -> None:
