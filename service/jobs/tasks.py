@@ -188,16 +188,22 @@ class JobExecutor:
         return {"model_id": model.id, "version": version.version,
                 "fit_seconds": round(fit_seconds, 3), "size_bytes": len(data)}
 
+    def _artifact_of(self, job: JobRecord, doing: str):
+        """The job's artifact with its model and version, or `model_deleted` if gone."""
+        store = self.service.store
+        artifact = store.get(ArtifactRecord, job.payload["artifact_id"])
+        model = store.get(ModelRecord, artifact.model_id) if artifact else None
+        version = store.version(artifact.model_id, artifact.version) if artifact else None
+        if artifact is None or model is None or version is None:
+            raise ServiceError(f"the model was deleted before {doing}", code="model_deleted")
+        return artifact, model, version
+
     def _sample(self, job: JobRecord, progress: _Progress) -> dict:
         from ..output import encode
 
         service = self.service
         store = service.store
-        artifact = store.get(ArtifactRecord, job.payload["artifact_id"])
-        model = store.get(ModelRecord, artifact.model_id) if artifact else None
-        version = store.version(artifact.model_id, artifact.version) if artifact else None
-        if artifact is None or model is None or version is None:
-            raise ServiceError("the model was deleted before sampling", code="model_deleted")
+        artifact, model, version = self._artifact_of(job, "sampling")
         content = artifact.content
         total = max(1, artifact.num_rows)
         written = 0
@@ -240,12 +246,7 @@ class JobExecutor:
 
         service = self.service
         store = service.store
-        artifact = store.get(ArtifactRecord, job.payload["artifact_id"])
-        model = store.get(ModelRecord, artifact.model_id) if artifact else None
-        version = store.version(artifact.model_id, artifact.version) if artifact else None
-        if artifact is None or model is None or version is None:
-            raise ServiceError("the model was deleted before the report ran",
-                               code="model_deleted")
+        artifact, model, version = self._artifact_of(job, "the report ran")
         dataset = store.get(DatasetRecord, version.dataset_id)
         if dataset is None:
             raise ServiceError("the model's dataset was deleted; a report compares against "
