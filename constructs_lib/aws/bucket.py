@@ -38,7 +38,8 @@ class SecureBucket(Construct):
     Attributes: `bucket` (the `s3.Bucket`), `bucket_name`, `bucket_arn`, `storage_url`
     (`s3://<bucket>/data?kms_key=<key arn>`, the runtime contract's storage URL),
     `encryption_key` (the KMS key, None with provider-managed encryption) and
-    `access_log_bucket` (None without access logs). Grants are methods with explicit actions (no `s3:*`-style wildcards).
+    `access_log_bucket` (None without access logs). Grants are methods with explicit
+    actions (no `s3:*`-style wildcards).
     """
 
     def __init__(

@@ -21,7 +21,6 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -42,6 +41,7 @@ from .defaults import (
 from .image import ServiceImage
 from .jobs import JobRunner
 from .metadata_store import MetadataStore
+from .roles import acknowledge_service_grants, service_role
 
 __all__ = ["ServerlessGenerator"]
 
@@ -95,11 +95,7 @@ class ServerlessGenerator(Construct):
         self.image = image or ServiceImage(self, "Image", spec=spec,
                                            image_directory=image_directory)
         self.job_runner = job_runner
-        self.role = iam.Role(
-            self, "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Runtime role of the {spec.name} ({spec.environment}) generator",
-        )
+        self.role = service_role(self, "Role", spec, "generator")
         self.identity = self.role
 
         self.log_group = logs.LogGroup(
@@ -193,7 +189,7 @@ class ServerlessGenerator(Construct):
 
         self._key = key
         self._add_endpoint(spec)
-        self._acknowledge_grants(bucket)
+        acknowledge_service_grants(self.role, bucket)
 
     def _add_endpoint(self, spec: PlatformSpec) -> None:
         self.access_log_group = logs.LogGroup(
@@ -244,16 +240,6 @@ class ServerlessGenerator(Construct):
                                 "service itself: Bearer API keys, stored hashed with a pepper "
                                 "from Secrets Manager, scoped read/write/admin. Set "
                                 "api.auth: iam to also require IAM at the gateway.")
-
-    def _acknowledge_grants(self, bucket: SecureBucket) -> None:
-        policy = self.role.node.try_find_child("DefaultPolicy")
-        assert policy is not None
-        acknowledge(policy, f"AwsSolutions-IAM5[{bucket.object_arn_pattern}]",
-                    "Object-level S3 actions need an object ARN pattern; it is limited to "
-                    "the service's prefix of this one bucket.")
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
-                    "X-Ray's PutTraceSegments and PutTelemetryRecords support no "
-                    "resource-level permissions.")
 
 
 #: One JSON line per request. Only context fields: no headers, so no keys, reach the logs.

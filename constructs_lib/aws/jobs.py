@@ -38,6 +38,7 @@ from .defaults import (
 )
 from .image import ServiceImage
 from .metadata_store import MetadataStore
+from .roles import acknowledge_service_grants, service_role
 
 __all__ = ["JobRunner"]
 
@@ -146,7 +147,7 @@ class JobRunner(Construct):
             self._function_network = dict(
                 vpc=vpc, security_groups=[self.worker_security_group],
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
-        self.worker_role = _service_role(self, "WorkerRole", spec, "queue worker")
+        self.worker_role = service_role(self, "WorkerRole", spec, "queue worker")
         self.worker = self._function(
             "Worker", spec, image, WORKER_HANDLER, self.worker_role, key,
             timeout=timeout, memory=spec.generator.memory_mb,
@@ -174,7 +175,7 @@ class JobRunner(Construct):
             self._watch_stopped_tasks(spec, image, key)
         for role in (self.worker_role, self.task_role):
             if role is not None:
-                _acknowledge_role(role, bucket)
+                acknowledge_service_grants(role, bucket)
 
     def grant_submit(self, grantee: iam.IGrantable) -> None:
         """Let `grantee` enqueue jobs and start job tasks (and nothing else)."""
@@ -258,7 +259,7 @@ class JobRunner(Construct):
                  vpc: ec2.IVpc, key: kms.IKey | None) -> str:
         self.cluster = ecs.Cluster(self, "Cluster", vpc=vpc,
                                    container_insights_v2=ecs.ContainerInsights.ENABLED)
-        self.task_role = _service_role(self, "TaskRole", spec, "long-running job task",
+        self.task_role = service_role(self, "TaskRole", spec, "long-running job task",
                                        principal="ecs-tasks.amazonaws.com")
         self.task_definition = ecs.FargateTaskDefinition(
             self, "TaskDefinition", cpu=spec.jobs.cpu, memory_limit_mib=spec.jobs.memory_mb,
@@ -322,22 +323,3 @@ def _https_only_group(scope: Construct, id: str, vpc: ec2.IVpc,
     acknowledge(group, "AwsSolutions-EC23",
                 "No inbound rules; egress is HTTPS only in isolated subnets.")
     return group
-
-
-def _service_role(scope: Construct, id: str, spec: PlatformSpec, what: str,
-                  principal: str = "lambda.amazonaws.com") -> iam.Role:
-    return iam.Role(scope, id, assumed_by=iam.ServicePrincipal(principal),
-                    description=f"Runtime role of the {spec.name} ({spec.environment}) {what}")
-
-
-def _acknowledge_role(role: iam.Role, bucket: SecureBucket) -> None:
-    """The two wildcard resources every service role needs (object prefix and X-Ray)."""
-    policy = role.node.try_find_child("DefaultPolicy")
-    if policy is None:
-        return
-    acknowledge(policy, f"AwsSolutions-IAM5[{bucket.object_arn_pattern}]",
-                "Object-level S3 actions need an object ARN pattern; it is limited to the "
-                "service's prefix of this one bucket.")
-    acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
-                "permissions.")
