@@ -72,42 +72,45 @@ def _receive_count(record: dict) -> int:
     return int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
 
 
-def handler(event: dict, context: Any = None, *, service: Any = None) -> dict:
-    """SQS event -> run each job; the failed ones are retried by SQS."""
-    service = service or _get_service()
+def _each_job(event: dict, act, failure_log: str) -> dict:
+    """Call `act(job_id, receive_count)` per SQS record; report the records that raised.
+
+    A record without a job id is dropped (redelivering it could never succeed)."""
     failures = []
     for record in event.get("Records", []):
         try:
             job_id = job_id_of(record.get("body", ""))
         except ValueError:
-            _log.error("dropping a malformed job message %s", record.get("messageId"))
-            continue  # redelivering it could never succeed
+            _log.error("dropping message %s: it holds no job id", record.get("messageId"))
+            continue
         try:
-            outcome = process_message(service, job_id, receive_count=_receive_count(record))
-            _log.info("job %s: %s", job_id, outcome)
+            act(job_id, _receive_count(record))
         except Exception:
-            _log.exception("job %s crashed; SQS will redeliver it", job_id)
+            _log.exception(failure_log, job_id)
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
+
+
+def handler(event: dict, context: Any = None, *, service: Any = None) -> dict:
+    """SQS event -> run each job; the failed ones are retried by SQS."""
+    service = service or _get_service()
+
+    def run(job_id: str, receive_count: int) -> None:
+        outcome = process_message(service, job_id, receive_count=receive_count)
+        _log.info("job %s: %s", job_id, outcome)
+
+    return _each_job(event, run, "job %s crashed; SQS will redeliver it")
 
 
 def dead_letter_handler(event: dict, context: Any = None, *, service: Any = None) -> dict:
     """DLQ event -> the jobs whose retries ran out end `failed` with the reason."""
     service = service or _get_service()
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            job_id = job_id_of(record.get("body", ""))
-        except ValueError:
-            _log.error("dead letter %s holds no job id", record.get("messageId"))
-            continue
-        try:
-            if fail_dead_letter(service, job_id, receive_count=_receive_count(record)):
-                _log.warning("job %s failed after its retries ran out", job_id)
-        except Exception:
-            _log.exception("could not fail dead-lettered job %s", job_id)
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+
+    def fail(job_id: str, receive_count: int) -> None:
+        if fail_dead_letter(service, job_id, receive_count=receive_count):
+            _log.warning("job %s failed after its retries ran out", job_id)
+
+    return _each_job(event, fail, "could not fail dead-lettered job %s")
 
 
 def task_stopped_handler(event: dict, context: Any = None, *, service: Any = None) -> dict:
