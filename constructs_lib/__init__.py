@@ -6,7 +6,7 @@ provider only there:
 
     from constructs_lib import PlatformSpec
     from constructs_lib.aws import SyntheticDataPlatform   # aws-cdk-lib
-    from constructs_lib.gcp import SyntheticDataPlatform   # cdktf + google provider
+    from constructs_lib.gcp import SyntheticDataPlatform   # CDK Terrain (cdktn) + google provider
 """
 
 from .contract import RuntimeContract

@@ -1,11 +1,11 @@
-"""The synthetic data platform on Google Cloud, with CDK for Terraform.
+"""The synthetic data platform on Google Cloud, with CDK Terrain (cdktn).
 
 Same class names, constructor arguments and public attributes as `constructs_lib.aws`
 (see `constructs_lib.interface`). Importing this package imports the prebuilt google
 provider (about 14 s), so only code that builds a GCP stack should import it:
 
-    from cdktf import App, TerraformStack
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from cdktn import App, TerraformStack
+    from cdktn_provider_google.provider import GoogleProvider
     from constructs_lib import PlatformSpec
     from constructs_lib.gcp import SyntheticDataPlatform, gcs_backend
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktf import TerraformStack
-from cdktf_cdktf_provider_google.project_service import ProjectService
+from cdktn import TerraformStack
+from cdktn_provider_google.project_service import ProjectService
 from constructs import Construct
 
 __all__ = ["enable_apis"]

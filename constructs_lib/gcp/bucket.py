@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cdktf_cdktf_provider_google.data_google_storage_project_service_account import (
+from cdktn_provider_google.data_google_storage_project_service_account import (
     DataGoogleStorageProjectServiceAccount,
 )
-from cdktf_cdktf_provider_google.kms_crypto_key import KmsCryptoKey
-from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
-from cdktf_cdktf_provider_google.storage_bucket import (
+from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
+from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
+from cdktn_provider_google.storage_bucket import (
     StorageBucket,
     StorageBucketEncryption,
     StorageBucketLifecycleRule,
@@ -25,7 +25,7 @@ from cdktf_cdktf_provider_google.storage_bucket import (
     StorageBucketLogging,
     StorageBucketVersioning,
 )
-from cdktf_cdktf_provider_google.storage_bucket_iam_member import (
+from cdktn_provider_google.storage_bucket_iam_member import (
     StorageBucketIamMember,
     StorageBucketIamMemberCondition,
 )

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cdktf import AssetType, TerraformAsset
-from cdktf_cdktf_provider_google.artifact_registry_repository import (
+from cdktn import AssetType, TerraformAsset
+from cdktn_provider_google.artifact_registry_repository import (
     ArtifactRegistryRepository,
 )
-from cdktf_cdktf_provider_google.cloud_run_v2_service import (
+from cdktn_provider_google.cloud_run_v2_service import (
     CloudRunV2Service,
     CloudRunV2ServiceTemplate,
     CloudRunV2ServiceTemplateContainers,
@@ -34,18 +34,18 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2ServiceTemplateContainersStartupProbeHttpGet,
     CloudRunV2ServiceTemplateScaling,
 )
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import (
+from cdktn_provider_google.cloud_run_v2_service_iam_member import (
     CloudRunV2ServiceIamMember,
 )
-from cdktf_cdktf_provider_google.cloudfunctions2_function import (
+from cdktn_provider_google.cloudfunctions2_function import (
     Cloudfunctions2Function,
     Cloudfunctions2FunctionBuildConfig,
     Cloudfunctions2FunctionBuildConfigSource,
     Cloudfunctions2FunctionBuildConfigSourceStorageSource,
     Cloudfunctions2FunctionServiceConfig,
 )
-from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
-from cdktf_cdktf_provider_google.monitoring_alert_policy import (
+from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
+from cdktn_provider_google.monitoring_alert_policy import (
     MonitoringAlertPolicy,
     MonitoringAlertPolicyAlertStrategy,
     MonitoringAlertPolicyConditions,
@@ -54,17 +54,17 @@ from cdktf_cdktf_provider_google.monitoring_alert_policy import (
     MonitoringAlertPolicyConditionsConditionThresholdTrigger,
     MonitoringAlertPolicyDocumentation,
 )
-from cdktf_cdktf_provider_google.monitoring_notification_channel import (
+from cdktn_provider_google.monitoring_notification_channel import (
     MonitoringNotificationChannel,
 )
-from cdktf_cdktf_provider_google.secret_manager_secret import SecretManagerSecret
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import (
+from cdktn_provider_google.secret_manager_secret import SecretManagerSecret
+from cdktn_provider_google.secret_manager_secret_iam_member import (
     SecretManagerSecretIamMember,
 )
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
-from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
-from cdktf_cdktf_provider_google.storage_bucket import StorageBucket
-from cdktf_cdktf_provider_google.storage_bucket_object import StorageBucketObject
+from cdktn_provider_google.service_account import ServiceAccount
+from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
+from cdktn_provider_google.storage_bucket import StorageBucket
+from cdktn_provider_google.storage_bucket_object import StorageBucketObject
 from constructs import Construct
 
 from .. import contract as runtime_contract

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_google.kms_crypto_key import KmsCryptoKey
-from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
-from cdktf_cdktf_provider_google.kms_key_ring import KmsKeyRing
+from cdktn import TerraformResourceLifecycle
+from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
+from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
+from cdktn_provider_google.kms_key_ring import KmsKeyRing
 from constructs import Construct
 
 from ..naming import gcp_labels, gcp_region

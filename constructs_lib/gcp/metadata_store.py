@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
-from cdktf_cdktf_provider_google.firestore_database import (
+from cdktn_provider_google.data_google_project import DataGoogleProject
+from cdktn_provider_google.firestore_database import (
     FirestoreDatabase,
     FirestoreDatabaseCmekConfig,
 )
-from cdktf_cdktf_provider_google.kms_crypto_key import KmsCryptoKey
-from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
-from cdktf_cdktf_provider_google.project_iam_member import (
+from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
+from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
+from cdktn_provider_google.project_iam_member import (
     ProjectIamMember,
     ProjectIamMemberCondition,
 )

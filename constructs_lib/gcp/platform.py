@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from cdktf import GcsBackend, TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_google.secret_manager_secret import (
+from cdktn import GcsBackend, TerraformOutput, TerraformStack
+from cdktn_provider_google.secret_manager_secret import (
     SecretManagerSecret,
     SecretManagerSecretReplication,
     SecretManagerSecretReplicationUserManaged,

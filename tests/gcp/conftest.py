@@ -2,7 +2,7 @@
 
 The google provider takes about 14 s to import and a synth a few seconds, so the app's
 stacks (and one Cloud Functions variant) are built once and shared. Nothing here imports
-cdktf at collection time: TMPDIR is pointed into the session's temp dir first, so the
+cdktn at collection time: TMPDIR is pointed into the session's temp dir first, so the
 jsii kernel and cdktf leave no `/tmp/cdktf.outdir.*` behind.
 """
 
@@ -102,8 +102,8 @@ def source_spec() -> PlatformSpec:
 @pytest.fixture(scope="session")
 def source_synth(gcp_tmp, source_spec) -> Synthesized:
     """The Cloud Functions gen2 variant with one invoker, from a small fixed source dir."""
-    from cdktf import App, TerraformStack
-    from cdktf_cdktf_provider_google.provider import GoogleProvider
+    from cdktn import App, TerraformStack
+    from cdktn_provider_google.provider import GoogleProvider
 
     from apps.terraform import gcp_stack_name
     from constructs_lib.gcp import SyntheticDataPlatform, gcs_backend

@@ -1,4 +1,4 @@
-"""The cdktf app: stack names, lazy provider import, config and the summary."""
+"""The CDK Terrain app: stack names, lazy provider import, config and the summary."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .conftest import ROOT
 
 def test_importing_the_app_does_not_import_the_google_provider():
     code = ("import sys, apps.terraform; "
-            "sys.exit('cdktf_cdktf_provider_google' in sys.modules)")
+            "sys.exit('cdktn_provider_google' in sys.modules)")
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                           timeout=120).returncode == 0
@@ -39,4 +39,4 @@ def test_summary_lists_resources_by_type_and_outputs(app_synth):
 def test_summary_of_a_missing_outdir_says_what_to_do(tmp_path):
     from apps.terraform import summarize
 
-    assert "npx cdktf synth" in summarize(tmp_path / "nothing")
+    assert "npx cdktn synth" in summarize(tmp_path / "nothing")

@@ -11,7 +11,7 @@ from constructs_lib import PlatformSpec
 @pytest.fixture(scope="module")
 def gcp(gcp_tmp):
     """The GCP module and a factory of fresh stacks (construction only, no synth)."""
-    from cdktf import App, TerraformStack
+    from cdktn import App, TerraformStack
 
     import constructs_lib.gcp as module
 
