@@ -49,7 +49,7 @@ def main() -> int:
     _section("GCP (CDK for Terraform)")
     synth_terraform(ROOT / "cdktf.out")
     _section("Generator service on its embedded default")
-    from service.demo import run
+    from synthdata_service.demo import run
 
     run(ROOT / "demo-output")
     return 0

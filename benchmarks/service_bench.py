@@ -56,7 +56,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [PY, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [PY, "-m", "synthdata_service.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port),
              "--data-dir", str(data_dir), "--log-level", "warning"],
             cwd=REPO, env=_env(), stderr=subprocess.DEVNULL)
 
@@ -80,13 +81,13 @@ class Server:
 
 
 def _key(data_dir: Path) -> str:
-    return subprocess.run([PY, "-m", "service.cli", "keys", "create", "--scope", "admin",
+    return subprocess.run([PY, "-m", "synthdata_service.cli", "keys", "create", "--scope", "admin",
                            "--data-dir", str(data_dir)], cwd=REPO, env=_env(), check=True,
                           capture_output=True, text=True).stdout.strip()
 
 
 def _train(url: str, key: str, synthesizer: str, parameters: dict) -> str:
-    from service.client import SynthClient
+    from synthdata_service.client import SynthClient
 
     client = SynthClient(url, key, timeout=600)
     dataset = client.upload(TABLE)
@@ -150,7 +151,7 @@ def _numpy_ceiling(rows: int) -> float:
 
 def _lambda_cold_start() -> float:
     code = ("import time, json; t=time.perf_counter(); "
-            "import service.handlers.aws_lambda as h; "
+            "import synthdata_service.handlers.aws_lambda as h; "
             "e={'version':'2.0','routeKey':'$default','rawPath':'/healthz','rawQueryString':'',"
             "'headers':{'host':'x.lambda-url.eu-west-1.on.aws'},'isBase64Encoded':False,"
             "'requestContext':{'http':{'method':'GET','path':'/healthz','protocol':'HTTP/1.1',"

@@ -25,7 +25,7 @@ from .settings import Settings
 
 __all__ = ["create_app"]
 
-_log = logging.getLogger("service.app")
+_log = logging.getLogger("synthdata_service.app")
 
 _DESCRIPTION = """Synthetic tabular data: upload a table, train a synthesizer, generate rows,
 score them. Every call but `/healthz` and `/readyz` needs `Authorization: Bearer <key>`.

@@ -1,7 +1,7 @@
 """The service's domain logic, free of HTTP: datasets, models, versions, jobs, samples,
 reports, keys and the audit trail, over whichever backends the settings name.
 
-Routers translate requests into these calls; job bodies (`service.jobs.tasks`) call back
+Routers translate requests into these calls; job bodies (`synthdata_service.jobs.tasks`) call back
 into it. Every read checks ownership: a non-admin key sees only its owner's records, and
 another owner's id answers 404, exactly like a missing one.
 """
@@ -42,7 +42,7 @@ from .settings import Settings
 
 __all__ = ["SYSTEM_ACTOR", "Service", "SamplePlan", "open_key_manager"]
 
-_log = logging.getLogger("service.core")
+_log = logging.getLogger("synthdata_service.core")
 
 SYSTEM_ACTOR = ApiKeyRecord(id="system", name="system", scope="admin", owner="default")
 TERMINAL = ("succeeded", "failed", "cancelled")

@@ -1,4 +1,4 @@
-"""`python -m service.demo [OUTPUT_DIR]`: the whole service loop on the embedded default.
+"""`python -m synthdata_service.demo [OUTPUT_DIR]`: the whole service loop on the embedded default.
 
 Starts the service (uvicorn subprocess on a free loopback port) in a temporary data
 directory, creates an admin key the way an operator would (`synthctl keys create`),
@@ -53,13 +53,13 @@ def run(output_dir: str | Path, *, rows: int = 1_000, table: Path = SAMPLE_TABLE
     python = sys.executable
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTH_")}
     key = subprocess.run(
-        [python, "-m", "service.cli", "keys", "create", "--scope", "admin", "--name", "demo",
-         "--data-dir", str(data_dir)],
+        [python, "-m", "synthdata_service.cli", "keys", "create", "--scope", "admin",
+         "--name", "demo", "--data-dir", str(data_dir)],
         check=True, capture_output=True, text=True, env=env).stdout.strip()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [python, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        [python, "-m", "synthdata_service.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--data-dir", str(data_dir), "--log-level", "warning"], env=env)
     try:
         _wait_healthy(url, server)

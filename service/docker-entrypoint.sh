@@ -4,11 +4,11 @@
 # on $PORT (default 8080).
 set -eu
 if [ "${SYNTH_SERVER:-lambda}" = "uvicorn" ]; then
-    exec python -m uvicorn service.asgi:app --host 0.0.0.0 --port "${PORT:-8080}" \
+    exec python -m uvicorn synthdata_service.asgi:app --host 0.0.0.0 --port "${PORT:-8080}" \
         --proxy-headers --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" \
         --no-server-header
 fi
-# A command instead of a handler (the ECS worker task: `python -m service.worker run-job ID`)
+# A command instead of a handler (the ECS worker task: `python -m synthdata_service.worker run-job ID`)
 # runs as given.
 case "${1:-}" in
     python|python3|/*) exec "$@" ;;

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
-_log = logging.getLogger("service.errors")
+_log = logging.getLogger("synthdata_service.errors")
 
 
 class ServiceError(Exception):

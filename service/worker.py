@@ -1,6 +1,6 @@
 """The ECS Fargate task's entry point (same image as the API):
 
-    python -m service.worker run-job <job_id>
+    python -m synthdata_service.worker run-job <job_id>
 
 Builds the service from the runtime contract's environment, claims the job (a job that is
 already claimed or finished is left alone) and runs it with heartbeats. Exit status: 0
@@ -18,7 +18,7 @@ import sys
 
 __all__ = ["main", "run_job"]
 
-_log = logging.getLogger("service.worker")
+_log = logging.getLogger("synthdata_service.worker")
 
 
 def run_job(job_id: str, *, service=None) -> int:
@@ -50,15 +50,15 @@ def run_job(job_id: str, *, service=None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.worker",
+    parser = argparse.ArgumentParser(prog="python -m synthdata_service.worker",
                                      description="Run synthdata jobs outside the API.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run-job", help="claim and run one job by id")
     run.add_argument("job_id")
     argv = list(sys.argv[1:] if argv is None else argv)
-    # The task definition may already have `python -m service.worker` as its entry point
+    # The task definition may already have `python -m synthdata_service.worker` as its entry point
     # while the per-task command repeats it: accept both shapes.
-    if argv[:3] == ["python", "-m", "service.worker"]:
+    if argv[:3] == ["python", "-m", "synthdata_service.worker"]:
         argv = argv[3:]
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")

@@ -45,7 +45,7 @@ from .roles import acknowledge_service_grants, service_role
 
 __all__ = ["ServerlessGenerator"]
 
-API_HANDLER = "service.handlers.aws_lambda.handler"
+API_HANDLER = "synthdata_service.handlers.aws_lambda.handler"
 
 class ServerlessGenerator(Construct):
     """The generator service: Lambda (container image, Mangum handler) + HTTP API.

@@ -42,9 +42,9 @@ from .roles import acknowledge_service_grants, service_role
 
 __all__ = ["JobRunner"]
 
-WORKER_HANDLER = "service.handlers.aws_worker.handler"
-DEAD_LETTER_HANDLER = "service.handlers.aws_worker.dead_letter_handler"
-TASK_STOPPED_HANDLER = "service.handlers.aws_worker.task_stopped_handler"
+WORKER_HANDLER = "synthdata_service.handlers.aws_worker.handler"
+DEAD_LETTER_HANDLER = "synthdata_service.handlers.aws_worker.dead_letter_handler"
+TASK_STOPPED_HANDLER = "synthdata_service.handlers.aws_worker.task_stopped_handler"
 CONTAINER_NAME = "worker"
 DEAD_LETTER_TIMEOUT = 60
 
@@ -279,8 +279,8 @@ class JobRunner(Construct):
             CONTAINER_NAME,
             image=image.container_image(),
             # The image's entrypoint runs commands that start with `python` directly; the
-            # service overrides this per task with `python -m service.worker run-job <id>`.
-            command=["python", "-m", "service.worker", "--help"],
+            # service overrides it per task: `python -m synthdata_service.worker run-job <id>`.
+            command=["python", "-m", "synthdata_service.worker", "--help"],
             cpu=spec.jobs.cpu,
             memory_limit_mib=spec.jobs.memory_mb,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=self.task_log_group),

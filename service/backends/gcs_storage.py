@@ -25,7 +25,7 @@ from .storage import ObjectNotFound, Storage, check_key
 
 __all__ = ["GcsStorage"]
 
-_log = logging.getLogger("service.backends.gcs")
+_log = logging.getLogger("synthdata_service.backends.gcs")
 
 #: Resumable upload piece size: a multiple of 256 KiB, as the API requires.
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024

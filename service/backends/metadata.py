@@ -3,7 +3,7 @@
 Backends implement five primitives on flat records (insert, get, query by equality,
 conditional update, delete) plus `migrate`/`ping`; everything domain-shaped is built on
 those here, once. That keeps a document store (DynamoDB, Firestore, Cosmos) as easy to
-add as a SQL one: a new module registered by scheme in `service.backends.registry`.
+add as a SQL one: a new module registered by scheme in `synthdata_service.backends.registry`.
 """
 
 from __future__ import annotations

@@ -29,28 +29,28 @@ class UnknownBackend(ServiceError):
 
 _REGISTRIES: dict[str, dict[str, str | Any]] = {
     "storage": {
-        "file": "service.backends.file_storage:FileStorage",
-        "gs": "service.backends.gcs_storage:GcsStorage",
-        "s3": "service.backends.s3_storage:S3Storage",
+        "file": "synthdata_service.backends.file_storage:FileStorage",
+        "gs": "synthdata_service.backends.gcs_storage:GcsStorage",
+        "s3": "synthdata_service.backends.s3_storage:S3Storage",
     },
     "metadata": {
-        "sqlite": "service.backends.sqlite_metadata:SqliteMetadataStore",
-        "postgresql": "service.backends.postgres_metadata:PostgresMetadataStore",
-        "postgres": "service.backends.postgres_metadata:PostgresMetadataStore",
-        "firestore": "service.backends.firestore_metadata:FirestoreMetadataStore",
-        "dynamodb": "service.backends.dynamodb_metadata:DynamoDbMetadataStore",
+        "sqlite": "synthdata_service.backends.sqlite_metadata:SqliteMetadataStore",
+        "postgresql": "synthdata_service.backends.postgres_metadata:PostgresMetadataStore",
+        "postgres": "synthdata_service.backends.postgres_metadata:PostgresMetadataStore",
+        "firestore": "synthdata_service.backends.firestore_metadata:FirestoreMetadataStore",
+        "dynamodb": "synthdata_service.backends.dynamodb_metadata:DynamoDbMetadataStore",
     },
     "jobs": {
-        "inline": "service.jobs.inline:InlineJobRunner",
-        "sqs": "service.jobs.aws:SqsJobRunner",
+        "inline": "synthdata_service.jobs.inline:InlineJobRunner",
+        "sqs": "synthdata_service.jobs.aws:SqsJobRunner",
     },
     "secrets": {
-        "file": "service.backends.secrets:FileSecretProvider",
-        "env": "service.backends.secrets:EnvSecretProvider",
-        "arn": "service.backends.aws_secrets:SecretsManagerProvider",
-        "secretsmanager": "service.backends.aws_secrets:SecretsManagerProvider",
+        "file": "synthdata_service.backends.secrets:FileSecretProvider",
+        "env": "synthdata_service.backends.secrets:EnvSecretProvider",
+        "arn": "synthdata_service.backends.aws_secrets:SecretsManagerProvider",
+        "secretsmanager": "synthdata_service.backends.aws_secrets:SecretsManagerProvider",
         # Scheme-less cloud resource names are keyed by their first segment (see resolve).
-        "projects": "service.backends.gcp_secrets:SecretManagerProvider",
+        "projects": "synthdata_service.backends.gcp_secrets:SecretManagerProvider",
     },
 }
 

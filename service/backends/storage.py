@@ -2,7 +2,7 @@
 
 Keys are `/`-separated relative paths the service builds itself (never from caller input
 beyond validated ids). Implementations: `file://` here; `s3://`, `gs://`, `az://` arrive
-with their clouds as new modules registered in `service.backends.registry`.
+with their clouds as new modules registered in `synthdata_service.backends.registry`.
 """
 
 from __future__ import annotations

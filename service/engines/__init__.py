@@ -29,8 +29,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "synthdata.engines"
-_BUILTIN = {"sdv": "service.engines.sdv_engine:SdvEngine"}
-_log = logging.getLogger("service.engines")
+_BUILTIN = {"sdv": "synthdata_service.engines.sdv_engine:SdvEngine"}
+_log = logging.getLogger("synthdata_service.engines")
 
 
 def _load(target: str) -> type[Engine]:

@@ -1,4 +1,4 @@
-"""AWS Lambda entry point: `service.handlers.aws_lambda.handler` (Mangum).
+"""AWS Lambda entry point: `synthdata_service.handlers.aws_lambda.handler` (Mangum).
 
 Works with API Gateway HTTP API (v2) and Lambda Function URL events. Lifespan is off
 (Lambda has no shutdown hook); the service builds its backends on the first request that

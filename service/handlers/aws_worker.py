@@ -1,13 +1,13 @@
 """AWS worker entry points, in the same image as the API function:
 
-* `service.handlers.aws_worker.handler` - the SQS event source (batch size 1, with
+* `synthdata_service.handlers.aws_worker.handler` - the SQS event source (batch size 1, with
   `ReportBatchItemFailures`): runs each job id it receives. A job that is already claimed
   or finished is acknowledged without work, so a message delivered twice trains once.
-* `service.handlers.aws_worker.dead_letter_handler` - consumes the dead-letter queue: the
+* `synthdata_service.handlers.aws_worker.dead_letter_handler` - consumes the dead-letter queue: the
   job whose message SQS gave up on is marked `failed` with a reason ("worker crashed 3
   times; last error ..."), so a crash or a timeout never leaves it `running`.
-* `service.handlers.aws_worker.task_stopped_handler` - optional, for an EventBridge rule on
-  "ECS Task State Change" (`lastStatus` STOPPED): a Fargate task that stopped before its
+* `synthdata_service.handlers.aws_worker.task_stopped_handler` - optional, for an EventBridge
+  rule on "ECS Task State Change" (`lastStatus` STOPPED): a Fargate task that stopped before its
   job ended (out of memory, image pull failure, killed) marks the job `failed`.
 
 The service is built once per container from the runtime contract, like the API's.
@@ -26,7 +26,7 @@ from ..settings import Settings
 
 __all__ = ["dead_letter_handler", "handler", "job_id_of", "task_stopped_handler"]
 
-_log = logging.getLogger("service.worker")
+_log = logging.getLogger("synthdata_service.worker")
 _service: Any = None
 _lock = threading.Lock()
 

@@ -58,7 +58,7 @@ __all__ = [
     "process_message",
 ]
 
-_log = logging.getLogger("service.jobs.aws")
+_log = logging.getLogger("synthdata_service.jobs.aws")
 
 HEADROOM = 0.75
 """Share of the worker timeout a job may be estimated to use and still run on Lambda."""
@@ -80,7 +80,7 @@ SAMPLE_ROWS_PER_SECOND: dict[str, float] = {
     "par": 2_000, "hma": 1_500,
 }
 _TERMINAL = ("succeeded", "cancelled")
-_WORKER_COMMAND = ("python", "-m", "service.worker", "run-job")
+_WORKER_COMMAND = ("python", "-m", "synthdata_service.worker", "run-job")
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ class SqsJobRunner(JobRunner):
                 QueueUrl=self.queue_url, MessageBody=json.dumps({"job_id": job_id}))["MessageId"]
 
     def start_task(self, job_id: str) -> str:
-        """Start one Fargate task running `python -m service.worker run-job <job_id>`."""
+        """Start one Fargate task running `python -m synthdata_service.worker run-job <job_id>`."""
         if self.ecs is None:
             raise RuntimeError("no ECS cluster configured (ecs_* parameters of SYNTH_JOBS_URL)")
         ecs = self.ecs

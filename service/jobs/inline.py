@@ -19,7 +19,7 @@ from .runner import Execute, JobRunner
 
 __all__ = ["InlineJobRunner"]
 
-_log = logging.getLogger("service.jobs")
+_log = logging.getLogger("synthdata_service.jobs")
 
 
 class InlineJobRunner(JobRunner):

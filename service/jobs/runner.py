@@ -1,8 +1,8 @@
 """The job runner interface. A runner only decides *where* a job runs; *what* it does is
 `execute(job_id)`, which reads everything it needs from the metadata store. So an SQS
 queue feeding ECS tasks, a Cloud Run Job or a Kubernetes Job is a new runner module
-registered by scheme (`service.backends.registry.register_job_runner`), and its worker
-process calls `service.jobs.worker.run_job(job_id)`."""
+registered by scheme (`synthdata_service.backends.registry.register_job_runner`), and its worker
+process calls `synthdata_service.jobs.worker.run_job(job_id)`."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["JobExecutor"]
 
-_log = logging.getLogger("service.jobs")
+_log = logging.getLogger("synthdata_service.jobs")
 _CANCEL_POLL_SECONDS = 0.5
 
 

@@ -57,8 +57,8 @@ def runtime(deployed, moto_endpoint, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     for name, value in {**aws_env, **api_env, "SYNTH_DATA_DIR": str(scratch)}.items():
         mp.setenv(name, value)
-    api = importlib.reload(importlib.import_module("service.handlers.aws_lambda"))
-    worker = importlib.import_module("service.handlers.aws_worker")
+    api = importlib.reload(importlib.import_module("synthdata_service.handlers.aws_lambda"))
+    worker = importlib.import_module("synthdata_service.handlers.aws_worker")
     worker.reset()
     yield {"api": api.handler, "worker": worker, "api_env": api_env, "worker_env": worker_env,
            "aws_env": aws_env, "client": client, "outputs": outputs}
@@ -120,7 +120,7 @@ def pump_worker(runtime) -> int:
 def test_an_operator_bootstraps_a_key_with_the_deployments_contract(runtime):
     env = {**os.environ, **runtime["aws_env"], **runtime["api_env"]}
     env.pop("SYNTH_DATA_DIR", None)
-    proc = subprocess.run([sys.executable, "-m", "service.cli", "keys", "create",
+    proc = subprocess.run([sys.executable, "-m", "synthdata_service.cli", "keys", "create",
                            "--scope", "admin", "--name", "operator"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""The deployed handler (`service.handlers.aws_lambda.handler`) with real Lambda events.
+"""The deployed handler (`synthdata_service.handlers.aws_lambda.handler`) with real Lambda events.
 
 The events under `events/` have the exact shape API Gateway HTTP API (payload 2.0) and
 Lambda Function URLs send. The service runs on its embedded default in a temp dir.
@@ -34,7 +34,7 @@ def handler(tmp_path_factory):
     mp.setenv("SYNTH_DATA_DIR", str(tmp_path_factory.mktemp("lambda-data")))
     for name in ("SYNTH_STORAGE_URL", "SYNTH_METADATA_URL", "SYNTH_API_KEYS_SECRET"):
         mp.delenv(name, raising=False)
-    module = importlib.reload(importlib.import_module("service.handlers.aws_lambda"))
+    module = importlib.reload(importlib.import_module("synthdata_service.handlers.aws_lambda"))
     yield module.handler
     mp.undo()
 

@@ -161,7 +161,7 @@ def test_function_runs_the_service_image_with_spec_limits(aws_app, stack):
     spec = SPECS[stack]
     props = api_function(aws_app, stack)["Properties"]
     assert props["PackageType"] == "Image"
-    assert props["ImageConfig"]["Command"] == ["service.handlers.aws_lambda.handler"]
+    assert props["ImageConfig"]["Command"] == ["synthdata_service.handlers.aws_lambda.handler"]
     assert props["MemorySize"] == spec.generator.memory_mb
     assert props["Timeout"] == spec.generator.timeout_seconds
     assert props["ReservedConcurrentExecutions"] == spec.generator.concurrency
@@ -364,10 +364,10 @@ def test_worker_and_dead_letter_handler_consume_one_message_at_a_time(aws_app, s
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in
                       aws_app.resources(stack, "AWS::Lambda::Function").values())
-    assert commands == ["service.handlers.aws_lambda.handler",
-                        "service.handlers.aws_worker.dead_letter_handler",
-                        "service.handlers.aws_worker.handler",
-                        "service.handlers.aws_worker.task_stopped_handler"]
+    assert commands == ["synthdata_service.handlers.aws_lambda.handler",
+                        "synthdata_service.handlers.aws_worker.dead_letter_handler",
+                        "synthdata_service.handlers.aws_worker.handler",
+                        "synthdata_service.handlers.aws_worker.task_stopped_handler"]
 
 
 @STACKS

@@ -17,9 +17,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from service.app import create_app
-from service.core import open_key_manager
-from service.settings import Settings
+from synthdata_service.app import create_app
+from synthdata_service.core import open_key_manager
+from synthdata_service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DIAMONDS = REPO / "examples" / "data" / "diamonds.csv"

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from service.backends import open_metadata, open_storage, registered_schemes
-from service.backends.metadata import DuplicateRecord, JobRecord, ModelVersionRecord
-from service.backends.registry import UnknownBackend
-from service.backends.storage import ObjectNotFound
+from synthdata_service.backends import open_metadata, open_storage, registered_schemes
+from synthdata_service.backends.metadata import DuplicateRecord, JobRecord, ModelVersionRecord
+from synthdata_service.backends.registry import UnknownBackend
+from synthdata_service.backends.storage import ObjectNotFound
 
 from .conftest import Env, auth, csv_bytes, make_settings, wait_job
 
@@ -128,8 +128,8 @@ def test_registry_knows_its_schemes_and_names_unknown_ones():
 
 
 def test_a_new_backend_registers_by_scheme_without_touching_callers(tmp_path):
-    from service.backends import register_storage
-    from service.backends.file_storage import FileStorage
+    from synthdata_service.backends import register_storage
+    from synthdata_service.backends.file_storage import FileStorage
 
     class MemoryishStorage(FileStorage):
         @classmethod

@@ -9,7 +9,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from service.backends.metadata import DatasetRecord
+from synthdata_service.backends.metadata import DatasetRecord
 
 from .conftest import auth, upload
 

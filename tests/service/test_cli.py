@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _synthctl(*args: str, env: dict | None = None, check: bool = True):
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "synthdata_service.cli", *args], cwd=REPO,
                           capture_output=True, text=True, env=env, check=check, timeout=300)
 
 
@@ -61,7 +61,7 @@ def served(tmp_path_factory):
                     env=_clean_env()).stdout.strip()
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port",
+        [sys.executable, "-m", "synthdata_service.cli", "serve", "--host", "127.0.0.1", "--port",
          str(port), "--data-dir", str(data_dir), "--log-level", "warning"],
         cwd=REPO, env=_clean_env())
     url = f"http://127.0.0.1:{port}"
@@ -141,7 +141,7 @@ def test_remote_errors_are_reported_not_traced(served):
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_loop(tmp_path, capsys):
-    from service.demo import run
+    from synthdata_service.demo import run
 
     result = run(tmp_path / "demo", rows=1000)
     frame = pd.read_csv(result["output"])
@@ -159,9 +159,9 @@ def test_keys_create_bootstraps_a_deployment_from_the_contract_variables(tmp_pat
     import uuid
 
     from constructs_lib import contract
-    from service.app import create_app
-    from service.backends import open_metadata
-    from service.settings import Settings
+    from synthdata_service.app import create_app
+    from synthdata_service.backends import open_metadata
+    from synthdata_service.settings import Settings
 
     from .conftest import TestClient, auth
 
@@ -186,10 +186,10 @@ def test_keys_create_bootstraps_a_deployment_from_the_contract_variables(tmp_pat
 
 
 def test_the_asgi_module_serves_under_plain_uvicorn(tmp_path):
-    """What the image runs on Kubernetes / Cloud Run: `uvicorn service.asgi:app`."""
+    """What the image runs on Kubernetes / Cloud Run: `uvicorn synthdata_service.asgi:app`."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "synthdata_service.asgi:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
         cwd=REPO, env=_clean_env(SYNTH_DATA_DIR=str(tmp_path / "k8s")))
     try:

@@ -8,7 +8,7 @@ import shlex
 from importlib.metadata import version
 from pathlib import Path
 
-from service import pins
+from synthdata_service import pins
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "service" / "Dockerfile"
@@ -24,8 +24,8 @@ def test_base_image_and_default_command_are_the_lambda_handler():
     instructions = _instructions()
     assert instructions[0] == ("FROM", "public.ecr.aws/lambda/python:3.11")
     cmd = dict(instructions)["CMD"]
-    assert cmd == '["service.handlers.aws_lambda.handler"]'
-    module, attribute = "service.handlers.aws_lambda", "handler"
+    assert cmd == '["synthdata_service.handlers.aws_lambda.handler"]'
+    module, attribute = "synthdata_service.handlers.aws_lambda", "handler"
     import importlib
 
     assert callable(getattr(importlib.import_module(module), attribute))
@@ -52,7 +52,7 @@ def test_requirements_pin_exactly_the_installed_versions():
             name, _, value = line.partition("==")
             pinned[name] = value
     assert pinned == pins.closure(), \
-        "regenerate with: python -m service.pins service/requirements.txt"
+        "regenerate with: python -m synthdata_service.pins service/requirements.txt"
     for name in ("fastapi", "mangum", "sdv", "sdmetrics", "uvicorn", "psycopg", "redis"):
         assert name in pinned
     assert not any(name.startswith("nvidia-") for name in pinned)
@@ -61,7 +61,7 @@ def test_requirements_pin_exactly_the_installed_versions():
 def test_entrypoint_runs_uvicorn_when_asked_and_lambda_otherwise():
     script = (REPO / "service" / "docker-entrypoint.sh").read_text()
     assert re.search(r'SYNTH_SERVER:-lambda}" = "uvicorn"', script)
-    assert "service.asgi:app" in script and "exec /lambda-entrypoint.sh" in script
+    assert "synthdata_service.asgi:app" in script and "exec /lambda-entrypoint.sh" in script
     assert (REPO / "service" / "docker-entrypoint.sh").stat().st_mode & 0o111
 
 

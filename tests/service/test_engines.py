@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from service.engines import ENTRY_POINT_GROUP, load_engines
+from synthdata_service.engines import ENTRY_POINT_GROUP, load_engines
 
 from .conftest import Env, auth, csv_bytes, make_settings, wait_job
 
@@ -19,7 +19,7 @@ _PLUGIN = textwrap.dedent('''
     import numpy as np
     import pandas as pd
 
-    from service.engines import Engine, EngineError, FittedModel, SynthesizerInfo
+    from synthdata_service.engines import Engine, EngineError, FittedModel, SynthesizerInfo
 
 
     class IndependentModel:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import pickle
 
-from service.backends.metadata import ModelVersionRecord
-from service.modelstore import model_key
+from synthdata_service.backends.metadata import ModelVersionRecord
+from synthdata_service.modelstore import model_key
 
 from .conftest import auth, csv_bytes
 
@@ -45,7 +45,7 @@ def test_a_record_pointing_outside_the_services_copy_is_refused(env, diamonds):
 
 
 def test_the_tag_depends_on_the_pepper(env, diamonds):
-    from service.modelstore import ModelStore
+    from synthdata_service.modelstore import ModelStore
 
     model = env.train(csv_bytes(diamonds.head(100)), parameters={"default_distribution": "norm"})
     version = env.service.store.version(model["id"], 1)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from service.app import create_app
-from service.backends.metadata import JobRecord, ModelVersionRecord
+from synthdata_service.app import create_app
+from synthdata_service.backends.metadata import JobRecord, ModelVersionRecord
 
 from .conftest import Env, auth, csv_bytes, make_settings, upload, wait_job
 

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from service.backends.metadata import ApiKeyRecord, AuditRecord
+from synthdata_service.backends.metadata import ApiKeyRecord, AuditRecord
 
 from .conftest import auth
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from service.core import open_key_manager
-from service.settings import Settings
+from synthdata_service.core import open_key_manager
+from synthdata_service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def lambda_module(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTH_DATA_DIR", str(tmp_path / "lambda-data"))
     monkeypatch.setenv("SYNTH_RATE_LIMIT_PER_SECOND", "1000")
     monkeypatch.setenv("SYNTH_RATE_LIMIT_BURST", "1000")
-    import service.handlers.aws_lambda as module
+    import synthdata_service.handlers.aws_lambda as module
 
     module = importlib.reload(module)
     yield module
@@ -79,7 +79,7 @@ def lambda_module(tmp_path, monkeypatch):
 
 
 def test_importing_the_handler_loads_neither_sdv_nor_torch():
-    code = ("import sys, service.handlers.aws_lambda as h; "
+    code = ("import sys, synthdata_service.handlers.aws_lambda as h; "
             "print(callable(h.handler), any(m.split('.')[0] in ('sdv', 'torch', 'pandas') "
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from service.ratelimit import MemoryRateLimiter, RedisRateLimiter, open_rate_limiter
+from synthdata_service.ratelimit import MemoryRateLimiter, RedisRateLimiter, open_rate_limiter
 
 from .conftest import Env, auth, make_settings
 

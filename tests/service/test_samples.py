@@ -111,7 +111,7 @@ def test_large_results_become_a_job_with_an_expiring_signed_link(trained):
 
 
 def test_an_expired_link_is_410(trained):
-    from service.signing import sign_download
+    from synthdata_service.signing import sign_download
 
     env, model = trained
     body = _sample(env, model["id"], num_rows=6_000, seed=6, delivery="link").json()
@@ -189,7 +189,7 @@ def test_sample_requests_are_audited(trained):
 
 
 def test_prefetch_keeps_order_bounds_memory_and_reraises():
-    from service.output import prefetch
+    from synthdata_service.output import prefetch
 
     produced = []
 

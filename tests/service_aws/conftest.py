@@ -27,10 +27,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from service.app import create_app
-from service.backends import aws_secrets
-from service.core import Service, open_key_manager
-from service.settings import Settings
+from synthdata_service.app import create_app
+from synthdata_service.backends import aws_secrets
+from synthdata_service.core import Service, open_key_manager
+from synthdata_service.settings import Settings
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -260,7 +260,7 @@ class AwsApp:
         holder.close()
 
     def pump(self, handler: Callable | None = None, *, dlq: bool = False) -> int:
-        from service.handlers import aws_worker
+        from synthdata_service.handlers import aws_worker
 
         handler = handler or (aws_worker.dead_letter_handler if dlq else aws_worker.handler)
         return pump(self.local_aws.client("sqs"), self.queues.dlq_url if dlq

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from service.backends import open_metadata
-from service.backends._aws import BackendUnavailable
-from service.backends.dynamodb_metadata import DynamoDbMetadataStore
-from service.backends.metadata import (
+from synthdata_service.backends import open_metadata
+from synthdata_service.backends._aws import BackendUnavailable
+from synthdata_service.backends.dynamodb_metadata import DynamoDbMetadataStore
+from synthdata_service.backends.metadata import (
     ArtifactRecord,
     DatasetRecord,
     DuplicateRecord,

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from service.app import create_app
-from service.backends._aws import BackendUnavailable, aws_errors
-from service.handlers import aws_worker
+from synthdata_service.app import create_app
+from synthdata_service.backends._aws import BackendUnavailable, aws_errors
+from synthdata_service.handlers import aws_worker
 
 from .conftest import AwsApp, auth, settings_for
 

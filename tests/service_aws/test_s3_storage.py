@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from service.backends import open_storage
-from service.backends._aws import BackendUnavailable
-from service.backends.s3_storage import S3Storage
-from service.backends.storage import ObjectNotFound
+from synthdata_service.backends import open_storage
+from synthdata_service.backends._aws import BackendUnavailable
+from synthdata_service.backends.s3_storage import S3Storage
+from synthdata_service.backends.storage import ObjectNotFound
 
 MiB = 1 << 20
 

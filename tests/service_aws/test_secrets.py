@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.backends import open_secret_provider
-from service.backends._aws import BackendUnavailable
-from service.backends.aws_secrets import SecretsManagerProvider
-from service.errors import ServiceUnavailable
+from synthdata_service.backends import open_secret_provider
+from synthdata_service.backends._aws import BackendUnavailable
+from synthdata_service.backends.aws_secrets import SecretsManagerProvider
+from synthdata_service.errors import ServiceUnavailable
 
 
 def _count_reads(provider: SecretsManagerProvider) -> list:

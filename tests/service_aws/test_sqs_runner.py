@@ -7,16 +7,16 @@ import json
 
 import pytest
 
-from service._util import new_id, utcnow_iso
-from service.backends.metadata import (
+from synthdata_service._util import new_id, utcnow_iso
+from synthdata_service.backends.metadata import (
     ArtifactRecord,
     DatasetRecord,
     JobRecord,
     ModelRecord,
     ModelVersionRecord,
 )
-from service.core import Service
-from service.jobs.aws import SqsJobRunner, estimate_seconds
+from synthdata_service.core import Service
+from synthdata_service.jobs.aws import SqsJobRunner, estimate_seconds
 
 from .conftest import contract_env, make_queues, settings_for
 
@@ -93,7 +93,7 @@ def test_a_ctgan_job_beyond_the_lambda_timeout_starts_a_fargate_task(service, qu
     assert task["taskDefinitionArn"] == local_aws.task_definition_arn
     [override] = task["overrides"]["containerOverrides"]
     assert override == {"name": "worker",
-                        "command": ["python", "-m", "service.worker", "run-job", job.id]}
+                        "command": ["python", "-m", "synthdata_service.worker", "run-job", job.id]}
     stored = service.store.get(JobRecord, job.id)
     assert stored.status == "queued" and "ECS Fargate task" in stored.message
 

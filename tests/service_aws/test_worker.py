@@ -1,6 +1,6 @@
 """The worker entry points: the SQS handler (idempotent, partial batch failures), the
 dead-letter handler (a crashing job ends `failed` with a reason after its retries), the
-ECS task-stopped handler, and `python -m service.worker run-job`."""
+ECS task-stopped handler, and `python -m synthdata_service.worker run-job`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from datetime import timedelta
 
 import pytest
 
-from service._util import utcnow
-from service.backends.metadata import JobRecord, ModelVersionRecord
-from service.handlers import aws_worker
-from service.jobs.aws import process_message
-from service.jobs.tasks import JobExecutor
-from service.worker import main as worker_main
-from service.worker import run_job
+from synthdata_service._util import utcnow
+from synthdata_service.backends.metadata import JobRecord, ModelVersionRecord
+from synthdata_service.handlers import aws_worker
+from synthdata_service.jobs.aws import process_message
+from synthdata_service.jobs.tasks import JobExecutor
+from synthdata_service.worker import main as worker_main
+from synthdata_service.worker import run_job
 
 from .conftest import AwsApp, auth, contract_env, make_queues
 
@@ -214,5 +214,6 @@ def test_python_m_service_worker_builds_the_service_from_the_contract(
     monkeypatch.setenv("SYNTH_DATA_DIR", str(tmp_path / "ecs"))
     assert worker_main(["run-job", created["job_id"]]) == 0
     assert _job(aws_app, created["job_id"])["status"] == "succeeded"
-    # The same command behind an entry point of `python -m service.worker`:
-    assert worker_main(["python", "-m", "service.worker", "run-job", created["job_id"]]) == 0
+    # The same command behind `python -m synthdata_service.worker`'s entry point:
+    command = ["python", "-m", "synthdata_service.worker", "run-job", created["job_id"]]
+    assert worker_main(command) == 0

@@ -8,9 +8,9 @@ import inspect
 
 import pytest
 
-from service.backends import open_metadata
-from service.backends.firestore_metadata import FirestoreMetadataStore
-from service.backends.metadata import DuplicateRecord, JobRecord, ModelVersionRecord
+from synthdata_service.backends import open_metadata
+from synthdata_service.backends.firestore_metadata import FirestoreMetadataStore
+from synthdata_service.backends.metadata import DuplicateRecord, JobRecord, ModelVersionRecord
 from tests.service import test_backends as _contract
 from tests.service.conftest import Env, auth, csv_bytes, make_settings, wait_job
 

@@ -63,7 +63,7 @@ def deployed(tmp_path_factory, gcs_emulator, firestore_emulator):
     }
     env.pop("PYTHONPATH", None)
     created = subprocess.run(
-        [sys.executable, "-m", "service.cli", "keys", "create", "--scope", "admin",
+        [sys.executable, "-m", "synthdata_service.cli", "keys", "create", "--scope", "admin",
          "--name", "bootstrap"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert created.returncode == 0, created.stdout + created.stderr
@@ -134,7 +134,7 @@ def test_upload_train_and_sample_round_trip_through_functions_framework(deployed
         ready = client.get("/readyz").json()
         assert ready["checks"]["storage"] == ready["checks"]["metadata"] == "ok"
 
-    from service.backends.gcs_storage import GcsStorage
+    from synthdata_service.backends.gcs_storage import GcsStorage
 
     keys = GcsStorage.from_url(storage_url).list_keys()
     assert any(k.startswith("datasets/") for k in keys)

@@ -13,9 +13,9 @@ import google_crc32c
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from service.backends import open_secret_provider
-from service.backends.gcp_secrets import SecretManagerProvider, clear_cache
-from service.errors import ServiceUnavailable
+from synthdata_service.backends import open_secret_provider
+from synthdata_service.backends.gcp_secrets import SecretManagerProvider, clear_cache
+from synthdata_service.errors import ServiceUnavailable
 
 PEPPER = b"q8Zr0w7VxW6m1c2nD3f4G5h6J7k8L9pQ0rS1tU2vW3xY4zA5bC6dE7fG8hI9jK0l"
 

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from service.backends import open_storage
-from service.backends.gcs_storage import GcsStorage
-from service.backends.storage import ObjectNotFound
+from synthdata_service.backends import open_storage
+from synthdata_service.backends.gcs_storage import GcsStorage
+from synthdata_service.backends.storage import ObjectNotFound
 
 CHUNK = 256 * 1024  # the smallest resumable piece GCS accepts
 
