@@ -99,6 +99,10 @@ class SampleRequest(_In):
     version: int | None = Field(None, ge=1, description="Default: the active version.")
     table: str | None = Field(None, description="Multi-table models: the table to return.")
     sequence_length: int | None = Field(None, ge=1, le=100_000, description="par only.")
+    sampler: Literal["auto", "sdv"] = Field(
+        "auto", description="auto: the vectorized GaussianCopula sampler where it replays SDV "
+        "exactly, else SDV; sdv: always SDV's own sample(). The response names the path in "
+        "`X-Synth-Sampler` (a job in its result).")
 
 
 class SampleOut(BaseModel):

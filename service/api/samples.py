@@ -15,6 +15,7 @@ from ..backends.metadata import ApiKeyRecord, ArtifactRecord
 from ..backends.storage import ObjectNotFound
 from ..core import Service
 from ..deps import get_service, request_id, require
+from ..engines import sampler_path
 from ..errors import Forbidden, Gone, NotFound
 from ..output import MEDIA_TYPES, encode, prefetch, to_records
 from ..schemas import SampleOut, SampleRequest
@@ -40,6 +41,15 @@ def _download_url(request: Request, service: Service, artifact: ArtifactRecord):
             f"&signature={signature}", expires_at)
 
 
+def sampler_headers(frame) -> dict[str, str]:
+    """`X-Synth-Sampler` (and `-Reason` when SDV's path ran instead of a faster one)."""
+    path = sampler_path(frame)
+    headers = {"X-Synth-Sampler": path["sampler"]} if path.get("sampler") else {}
+    if path.get("reason"):
+        headers["X-Synth-Sampler-Reason"] = path["reason"]
+    return headers
+
+
 def sample_out(request: Request, service: Service, artifact: ArtifactRecord) -> SampleOut:
     url, expires_at = _download_url(request, service, artifact)
     return SampleOut(id=artifact.id, status=artifact.status, model_id=artifact.model_id,
@@ -56,6 +66,8 @@ async def create_sample(model_id: str, body: SampleRequest, request: Request,
                         actor: ApiKeyRecord = Depends(require("read")),
                         service: Service = Depends(get_service)):
     options = {"sequence_length": body.sequence_length} if body.sequence_length else {}
+    if body.sampler != "auto":
+        options["sampler"] = body.sampler
     plan = await run_in_threadpool(lambda: service.plan_sample(
         actor, model_id, num_rows=body.num_rows, seed=body.seed, fmt=body.format,
         delivery=body.delivery, conditions=body.conditions, version=body.version,
@@ -72,12 +84,14 @@ async def create_sample(model_id: str, body: SampleRequest, request: Request,
         # a problem response rather than a 200 whose body breaks off.
         frames = prefetch(plan.chunks)
         first = await run_in_threadpool(next, frames, None)
+        headers.update(sampler_headers(first))
         chunks = itertools.chain([first] if first is not None else [], frames)
         return StreamingResponse(encode(plan.fmt, chunks), media_type=media_type,
                                  headers=headers)
 
     def render() -> bytes:
         frames = list(plan.chunks)
+        headers.update(sampler_headers(frames[0] if frames else None))
         if frames and isinstance(frames[0], dict):  # multi-table json
             tables = {n: to_records(f) for n, f in frames[0].items()}
             return json.dumps({"model_id": plan.model.id, "version": plan.version.version,
@@ -87,7 +101,8 @@ async def create_sample(model_id: str, body: SampleRequest, request: Request,
 
             frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
             return json.dumps({"model_id": plan.model.id, "version": plan.version.version,
-                               "seed": plan.seed, "num_rows": len(frame),
+                               "seed": plan.seed, "sampler": headers.get("X-Synth-Sampler"),
+                               "num_rows": len(frame),
                                "columns": [str(c) for c in frame.columns],
                                "rows": to_records(frame)}).encode()
         return b"".join(encode(plan.fmt, iter(frames)))

@@ -8,12 +8,14 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 
 from .base import (
+    SAMPLER_ATTR,
     Engine,
     EngineError,
     FittedModel,
     JobCancelled,
     ProgressCallback,
     SynthesizerInfo,
+    sampler_path,
 )
 
 __all__ = [
@@ -23,9 +25,11 @@ __all__ = [
     "FittedModel",
     "JobCancelled",
     "ProgressCallback",
+    "SAMPLER_ATTR",
     "SynthesizerInfo",
     "engine_for",
     "load_engines",
+    "sampler_path",
 ]
 
 ENTRY_POINT_GROUP = "synthdata.engines"

@@ -19,9 +19,24 @@ __all__ = [
     "FittedModel",
     "JobCancelled",
     "ProgressCallback",
+    "SAMPLER_ATTR",
     "SynthesizerInfo",
     "TableSet",
+    "sampler_path",
 ]
+
+SAMPLER_ATTR = "synthdata.sampler"
+"""Key in a sampled DataFrame's `attrs` naming the path that drew it: a dict with `sampler`
+(e.g. "vectorized" or "sdv") and, when the engine fell back, the `reason`. The API
+reports it in the `X-Synth-Sampler` header and the sample job's result."""
+
+
+
+def sampler_path(frame: Any) -> dict:
+    """The `SAMPLER_ATTR` an engine put on a sampled frame (empty when it named none)."""
+    attrs = getattr(frame, "attrs", None)
+    return dict(attrs.get(SAMPLER_ATTR) or {}) if isinstance(attrs, dict) else {}
+
 
 TableSet = Mapping[str, Any]
 """Table name -> pandas DataFrame."""
@@ -88,4 +103,5 @@ class Engine(abc.ABC):
                chunk_rows: int = 50_000, options: Mapping[str, Any] | None = None,
                ) -> Iterator[dict[str, Any]]:
         """Yield chunks (table name -> DataFrame) adding up to `num_rows` rows of the main
-        table; the same seed gives the same rows."""
+        table; the same seed gives the same rows. An engine with several sampling paths
+        names the one it took in each frame's `attrs[SAMPLER_ATTR]`."""

@@ -141,14 +141,6 @@ class _Marginal:
         return values, bound
 
 
-def _draw_nulls(null_transformer: Any, state: np.random.RandomState | None, count: int):
-    """RDT's NullTransformer: with 'random' generation, each cell is null with the fitted
-    share, drawn from the transformer's own reverse-transform state."""
-    if state is None or not null_transformer.nulls:
-        return None
-    return state.random((count,)) < null_transformer._null_percentage
-
-
 def _uses_random_nulls(transformer: Any) -> bool:
     nulls = getattr(transformer, "null_transformer", None)
     return bool(nulls is not None and nulls.nulls
@@ -393,7 +385,6 @@ class CopulaSampler:
         model = synth._model
         self._synth = synth
         self._correlation = np.asarray(model.correlation, dtype=np.float64)
-        self._model_columns = list(model.columns)
         self._output_columns = list(processor.metadata.columns)
         original = getattr(synth, "_original_columns", None)
         self._renamed = list(original) if original is not None and len(original) else None
@@ -409,13 +400,15 @@ class CopulaSampler:
         import pandas as pd
 
         copula_state = np.random.RandomState(seed)
+        # RDT draws each column's random nulls from that transformer's own
+        # reverse-transform state: replay them from copies, leaving the model untouched.
         null_states = {}
         for column in self._columns:
             if _uses_random_nulls(column.transformer):
                 state = np.random.RandomState()
                 state.set_state(column.transformer.random_states["reverse_transform"].get_state())
                 null_states[column.name] = state
-        means = np.zeros(len(self._model_columns))
+        means = np.zeros(len(self._columns))
         remaining = num_rows
         while remaining > 0:
             count = min(chunk_rows, remaining)
@@ -424,8 +417,10 @@ class CopulaSampler:
             for index, column in enumerate(self._columns):
                 scores = np.ascontiguousarray(normal[:, index])
                 values = self._values(column, scores)
-                nulls = _draw_nulls(column.transformer.null_transformer, null_states.get(
-                    column.name), count) if column.name in null_states else None
+                nulls = None
+                if column.name in null_states:
+                    share = column.transformer.null_transformer._null_percentage
+                    nulls = null_states[column.name].random((count,)) < share
                 data[column.name] = self._finish(column, column.reverse(values, nulls))
             frame = pd.DataFrame({name: data[name] for name in self._output_columns})
             if self._renamed is not None:

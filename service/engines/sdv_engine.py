@@ -6,16 +6,26 @@ the registry does at startup) stays cheap.
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import threading
 import warnings
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from . import _progress
-from .base import Engine, EngineError, FittedModel, ProgressCallback, SynthesizerInfo
+from .base import (
+    SAMPLER_ATTR,
+    Engine,
+    EngineError,
+    FittedModel,
+    ProgressCallback,
+    SynthesizerInfo,
+)
 from .sdv_params import PARAMETER_MODELS
 
 __all__ = ["SdvEngine"]
@@ -39,6 +49,9 @@ warnings.filterwarnings("ignore", message="We strongly recommend saving the meta
                         category=UserWarning)
 # PAR and HMA draw from numpy/torch global generators: seeding them must be serialised.
 _GLOBAL_RNG_LOCK = threading.Lock()
+SAMPLERS = ("auto", "sdv")
+"""`options["sampler"]`: "auto" takes the vectorized GaussianCopula path where it replays
+SDV exactly; "sdv" always calls SDV's own `sample()`."""
 
 
 def _info(name: str) -> SynthesizerInfo:
@@ -64,6 +77,13 @@ def _sdv_error_types() -> tuple[type[BaseException], ...]:
 class SdvEngine(Engine):
     name = "sdv"
     license = "BUSL-1.1 (sdv, ctgan, copulas, rdt, deepecho); MIT four years after each release"
+
+    def __init__(self) -> None:
+        # Compiled vectorized samplers by model digest: compiling tabulates each marginal
+        # (about 10 ms a column), so a model's later requests skip it.
+        self._compiled: OrderedDict[str, Any] = OrderedDict()
+        self._digests: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._compiled_lock = threading.Lock()
 
     def synthesizers(self) -> Mapping[str, SynthesizerInfo]:
         return {name: _info(name) for name in _SYNTHESIZERS}
@@ -220,7 +240,32 @@ class SdvEngine(Engine):
             import sdv  # noqa: F401 - the pickle's classes live there
 
             _progress.install()
-            return pickle.loads(data)  # noqa: S301 - integrity tag verified by the caller
+            model = pickle.loads(data)  # noqa: S301 - integrity tag verified by the caller
+        try:
+            self._digests[model] = hashlib.sha256(data).hexdigest()
+        except TypeError:  # not weak-referenceable (a plug-in's tuple): nothing to cache
+            pass
+        return model
+
+    def _copula_sampler(self, model: Any):
+        """The compiled vectorized sampler for `model`, cached by the bytes it came from.
+        A compiled sampler never changes its model's random states (it draws from copies),
+        so one compiled from an earlier load of the same bytes gives the same rows."""
+        from .copula_sampler import CopulaSampler
+
+        digest = self._digests.get(model)
+        with self._compiled_lock:
+            compiled = self._compiled.get(digest) if digest else None
+            if compiled is not None:
+                self._compiled.move_to_end(digest)
+                return compiled
+        compiled = CopulaSampler(model)
+        if digest:
+            with self._compiled_lock:
+                self._compiled[digest] = compiled
+                while len(self._compiled) > 32:
+                    self._compiled.popitem(last=False)
+        return compiled
 
     # Sampling.
 
@@ -243,6 +288,17 @@ class SdvEngine(Engine):
             yield self._sample_hma(model, num_rows, seed, options.get("main_table"))
             return
         table = model._table_name if hasattr(model, "_table_name") else None
+        reason = self._vectorized_refusal(model, conditions, options.get("sampler", "auto"))
+        if reason is None:
+            path = {"sampler": "vectorized"}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sampler = self._copula_sampler(model)
+                for frame in sampler.sample(num_rows, seed=seed, chunk_rows=chunk_rows):
+                    frame.attrs[SAMPLER_ATTR] = path
+                    yield {table or "table": frame}
+            return
+        path = {"sampler": "sdv", "reason": reason}
         model._set_random_state(seed)
         remaining = num_rows
         with warnings.catch_warnings():
@@ -265,12 +321,26 @@ class SdvEngine(Engine):
                     raise EngineError(f"SDV could not sample with these conditions: {exc}",
                                       code="conditions_unsatisfiable") from None
                 frame = result if not isinstance(result, dict) else next(iter(result.values()))
+                frame.attrs[SAMPLER_ATTR] = path
                 if table is None and isinstance(result, dict):
                     table = next(iter(result))
                 remaining -= len(frame)
                 yield {table or "table": frame}
                 if len(frame) == 0:
                     return
+
+    @staticmethod
+    def _vectorized_refusal(model: Any, conditions: Mapping[str, Any] | None,
+                            sampler: str) -> str | None:
+        """None when the vectorized path serves this request, else why SDV's does."""
+        if sampler not in SAMPLERS:
+            raise EngineError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}",
+                              code="invalid_sampler")
+        if sampler == "sdv":
+            return "the request asked for SDV's own sampler"
+        from .copula_sampler import unsupported_reason
+
+        return unsupported_reason(model, conditions)
 
     def _sample_par(self, model, num_sequences, seed, sequence_length):
         import numpy as np

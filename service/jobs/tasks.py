@@ -199,6 +199,7 @@ class JobExecutor:
         return artifact, model, version
 
     def _sample(self, job: JobRecord, progress: _Progress) -> dict:
+        from ..engines import sampler_path
         from ..output import encode
 
         service = self.service
@@ -207,6 +208,7 @@ class JobExecutor:
         content = artifact.content
         total = max(1, artifact.num_rows)
         written = 0
+        path: dict = {}
 
         def frames():
             nonlocal written
@@ -219,6 +221,7 @@ class JobExecutor:
                     yield frame
                     continue
                 written += len(frame)
+                path.update(sampler_path(frame))
                 progress(written / total, f"{written} of {total} rows")
                 yield frame
 
@@ -238,7 +241,7 @@ class JobExecutor:
         store.update(ArtifactRecord, artifact.id, {
             "status": "ready", "storage_key": key, "size_bytes": size, "num_rows": written})
         return {"sample_id": artifact.id, "rows": written, "size_bytes": size,
-                "download": f"/v1/samples/{artifact.id}"}
+                "download": f"/v1/samples/{artifact.id}", **path}
 
     def _report(self, job: JobRecord, progress: _Progress) -> dict:
         from ..backends.metadata import DatasetRecord
