@@ -7,7 +7,7 @@ silent stand-in that forwards each step to a per-thread callback; the callback m
 
 from __future__ import annotations
 
-import importlib
+import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 __all__ = ["install", "reporting"]
 
 _state = threading.local()
-_installed = False
+_patched: set[str] = set()
 _install_lock = threading.Lock()
 
 # (module, attribute, style): "class" replaces `from tqdm import tqdm`,
@@ -70,20 +70,19 @@ class _SilentProgress:
 
 
 def install() -> None:
-    """Patch the libraries once per process (after they are imported)."""
-    global _installed
+    """Patch the libraries' loops once they are imported. Idempotent; a module not imported
+    yet (ctgan while SDV runs without torch) is patched on a later call."""
     with _install_lock:
-        if _installed:
-            return
         shim = types.SimpleNamespace(tqdm=_SilentProgress)
         for module_name, attribute, style in _TARGETS:
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError:
+            if module_name in _patched:
+                continue
+            module = sys.modules.get(module_name)  # never import: that could load torch
+            if module is None:
                 continue
             if hasattr(module, attribute):
                 setattr(module, attribute, _SilentProgress if style == "class" else shim)
-        _installed = True
+            _patched.add(module_name)
 
 
 @contextmanager

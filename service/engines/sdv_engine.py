@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import _progress
+from ._imports import import_sdv, needs_torch
 from .base import (
     SAMPLER_ATTR,
     Engine,
@@ -43,6 +44,7 @@ _SYNTHESIZERS = {
     "par": ("sequential", "PARSynthesizer", "Autoregressive model for sequences per entity."),
 }
 _CONDITIONAL = {"gaussian_copula", "ctgan", "tvae", "copula_gan"}
+_TORCH_FREE = {"gaussian_copula", "hma"}
 # SDV warns on every synthesizer built from detected metadata; the service stores that
 # metadata with each version, which is what the warning asks for.
 warnings.filterwarnings("ignore", message="We strongly recommend saving the metadata",
@@ -109,6 +111,7 @@ class SdvEngine(Engine):
         progress(0.02, "loading SDV")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            import_sdv(torch_needed=synthesizer not in _TORCH_FREE)
             import sdv.multi_table
             import sdv.sequential
             import sdv.single_table
@@ -237,8 +240,7 @@ class SdvEngine(Engine):
     def loads(self, data: bytes) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import sdv  # noqa: F401 - the pickle's classes live there
-
+            import_sdv(torch_needed=needs_torch(data))  # the pickle's classes live there
             _progress.install()
             model = pickle.loads(data)  # noqa: S301 - integrity tag verified by the caller
         try:
