@@ -55,8 +55,10 @@ synth-aws: setup
 synth-terraform: setup
 	npx cdktn synth
 
+# Rewrites docs/benchmarks.md: `## Synth` (the lead's synth_speed.py) and `## Service`.
 bench: setup
 	$(PY) benchmarks/synth_speed.py
+	$(PY) benchmarks/service_bench.py --json .bench-service.json
 
 schema: setup
 	$(PY) -c "from constructs_lib.spec import main; main(['--schema'])" > docs/platform-spec.schema.json
