@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["CopulaSampler", "unsupported_reason"]
 
@@ -172,8 +173,6 @@ class _Numeric(_Column):
     """RDT FloatFormatter, then SDV's dtype cast and NumericalFormatter."""
 
     def __post_init__(self) -> None:
-        import pandas as pd
-
         t = self.transformer
         self.clip = (t._min_value, t._max_value) if t.enforce_min_max_values else None
         if self.clip is None and not t.computer_representation.startswith("Float"):
@@ -197,8 +196,6 @@ class _Numeric(_Column):
         return self._clip_round(x)
 
     def reverse(self, x: np.ndarray, nulls: np.ndarray | None):
-        import pandas as pd
-
         if nulls is not None and nulls.any():
             x = x.copy()
             x[nulls] = np.nan
@@ -215,25 +212,16 @@ class _Numeric(_Column):
 class _Categorical(_Column):
     """RDT UniformEncoder / OrderedUniformEncoder: [0, 1] cut at the fitted intervals."""
 
-    discrete = True
-
     def __post_init__(self) -> None:
-        import pandas as pd
-
+        self.discrete = True
         intervals = self.transformer.intervals
         self.edges = np.array([interval[1] for interval in intervals.values()], dtype=np.float64)
+        # RDT's pd.cut drops the null category's label, so its cells come out null.
         labels = list(intervals)
-        nan_positions = [i for i, label in enumerate(labels) if pd.isna(label)]
-        kept = [label for label in labels if not pd.isna(label)]
-        self.categories = kept
-        codes = np.full(len(labels), -1, dtype=np.int64)
-        position = 0
-        for i in range(len(labels)):
-            if i not in nan_positions:
-                codes[i] = position
-                position += 1
-        self.codes = codes
-        self.ordered_categories = pd.Index(kept)
+        known = [not pd.isna(label) for label in labels]
+        self.codes = np.where(known, np.cumsum(known) - 1, -1)
+        self.categories = pd.Index([label for label, keep in zip(labels, known, strict=True)
+                                    if keep])
 
     def key(self, x: np.ndarray) -> np.ndarray:
         # pd.cut(x.clip(0, 1), [0, *edges], right=True, include_lowest=True)
@@ -241,12 +229,10 @@ class _Categorical(_Column):
         return np.minimum(index, len(self.edges) - 1)
 
     def reverse(self, x: np.ndarray, nulls: np.ndarray | None):
-        import pandas as pd
         from rdt.transformers.utils import try_convert_to_dtype
 
         codes = self.codes[self.key(x)]
-        values = pd.Categorical.from_codes(codes, categories=self.ordered_categories,
-                                           ordered=True)
+        values = pd.Categorical.from_codes(codes, categories=self.categories, ordered=True)
         return try_convert_to_dtype(pd.Series(values, name=self.name), self.transformer.dtype)
 
 
@@ -272,8 +258,6 @@ class _Datetime(_Column):
         return np.floor(self._nanoseconds(x) / 1e9)
 
     def reverse(self, x: np.ndarray, nulls: np.ndarray | None):
-        import pandas as pd
-
         t = self.transformer
         if nulls is not None and nulls.any():
             x = x.copy()
@@ -314,8 +298,6 @@ def _strftime(times, fmt: str) -> np.ndarray | None:
     """`times.dt.strftime(fmt)` for the common directives, built with numpy string
     operations. pandas formats each timestamp in Python, and through dateutil's time zones
     that costs about 0.1 ms a value. None when `fmt` needs another directive."""
-    import pandas as pd
-
     directives = set(_DIRECTIVE.findall(fmt))
     if not directives <= {*_FIELDS, "z", "%"}:
         return None
@@ -340,7 +322,7 @@ def _strftime(times, fmt: str) -> np.ndarray | None:
         "M": (wall.astype("datetime64[m]") - wall.astype("datetime64[h]")).astype(np.int64),
         "S": (wall.astype("datetime64[s]") - wall.astype("datetime64[m]")).astype(np.int64),
     }
-    text = np.full(len(wall), "", dtype=object).astype(np.str_)
+    text = np.full(len(wall), "", dtype=np.str_)
     position = 0
     for match in _DIRECTIVE.finditer(fmt):
         text = np.strings.add(text, fmt[position:match.start()])
@@ -361,7 +343,7 @@ def _strftime(times, fmt: str) -> np.ndarray | None:
             text = np.strings.add(text, _padded(width).take(np.where(valid, parts[code], 0)))
     text = np.strings.add(text, fmt[position:]).astype(object)
     text[~valid] = np.nan
-    return text if len(text) else pd.Series([], dtype=object).to_numpy()
+    return text
 
 
 _REVERSERS: dict[str, type[_Column]] = {
@@ -397,8 +379,6 @@ class CopulaSampler:
 
     def sample(self, num_rows: int, *, seed: int, chunk_rows: int = 50_000) -> Iterator[Any]:
         """The rows SDV's `sample()` returns for `_set_random_state(seed)`, chunk by chunk."""
-        import pandas as pd
-
         copula_state = np.random.RandomState(seed)
         # RDT draws each column's random nulls from that transformer's own
         # reverse-transform state: replay them from copies, leaving the model untouched.
@@ -440,7 +420,6 @@ class CopulaSampler:
     @staticmethod
     def _finish(column: _Column, series):
         """SDV's DataProcessor: cast back to the fitted dtype, then the column formatter."""
-        import pandas as pd
         from pandas.errors import IntCastingNaNError
 
         dtype = column.final_dtype
