@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse, Response
 
 from . import __version__
 from .api import datasets, jobs, keys, models, reports, samples
-from .deps import ServiceHolder, get_service, require
+from .deps import ServiceHolder, UploadSlots, get_service, require
 from .errors import ServiceUnavailable, install_error_handlers
 from .metrics import CONTENT_TYPE, Metrics
 from .middleware import RequestContextMiddleware
+from .openapi import install_openapi
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -59,7 +60,9 @@ def create_app(settings: Settings | None = None, *, data_dir: str | Path | None 
     app.state.settings = settings
     app.state.services = holder
     app.state.metrics = metrics
+    app.state.upload_slots = UploadSlots(settings.max_concurrent_uploads)
     install_error_handlers(app)
+    install_openapi(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: answers without any backend")
     def healthz():

@@ -33,14 +33,31 @@ _ENDPOINT = typer.Option(None, "--endpoint", help="Service URL (default $SYNTH_E
                          "http://127.0.0.1:8000).")
 _KEY_ENV = typer.Option("SYNTH_API_KEY", "--api-key-env",
                         help="Environment variable holding the API key.")
-_DATA_DIR = typer.Option(None, "--data-dir", help="Local data directory (embedded default). "
-                         "Without it, the runtime contract's variables are used.")
+_DATA_DIR = typer.Option(None, "--data-dir", help="Directory of the embedded default (local "
+                         "files, SQLite, pepper). The runtime contract's variables "
+                         "(SYNTH_METADATA_URL, SYNTH_RATE_LIMIT_URL, ...) still apply and win.")
 
 
 def _settings(data_dir: Path | None):
-    from .settings import Settings
+    """The runtime contract from the environment; `--data-dir` only moves the embedded
+    default's directory (`SYNTH_DATA_DIR`), it never hides a configured backend."""
+    from .settings import DATA_DIR, Settings
 
-    return Settings.for_data_dir(data_dir) if data_dir else Settings.from_env(os.environ)
+    env = dict(os.environ)
+    if data_dir is not None:
+        env[DATA_DIR] = str(data_dir)
+    return Settings.from_env(env)
+
+
+def _redacted(url: str) -> str:
+    """A backend URL for a log line: any password replaced."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    return urlunsplit(parts)
 
 
 def _client(endpoint: str | None, key_env: str):
@@ -118,7 +135,10 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     from .app import create_app
 
     settings = _settings(data_dir)
-    console.print(f"serving on http://{host}:{port} (data in {settings.data_dir})")
+    console.print(f"serving on http://{host}:{port}: storage {_redacted(settings.storage_url)}, "
+                  f"metadata {_redacted(settings.metadata_url)}, rate limits "
+                  f"{_redacted(settings.rate_limit_url) or 'in this process'}, jobs "
+                  f"{settings.jobs_url}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 

@@ -8,10 +8,10 @@ another owner's id answers 404, exactly like a missing one.
 
 from __future__ import annotations
 
-import io
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,8 +32,10 @@ from .backends.metadata import (
     Record,
 )
 from .engines import EngineError, engine_for, load_engines
-from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .errors import Conflict, InvalidInput, NotFound, OutcomeUnknown, ServiceError
+from .idempotency import IdempotencyStore
 from .ingest import ParsedTable
+from .jobs.identity import worker_identity, worker_is_gone
 from .keys import KeyManager
 from .metrics import Metrics
 from .modelstore import ModelStore
@@ -85,20 +87,34 @@ class Service:
         self.models = ModelStore(self.storage, self.pepper)
         self.limiter = open_rate_limiter(settings.rate_limit_url,
                                          settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.auth_failures = open_rate_limiter(
+            settings.rate_limit_url, settings.auth_failure_per_second,
+            settings.auth_failure_burst, prefix="authfail:", share_with=self.limiter)
+        self.idempotency = IdempotencyStore(self.store)
         self.metrics = metrics or Metrics()
-        self._cancel_checks: dict[str, float] = {}
+        self.worker_id = worker_identity()
         self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._last_sweep = 0.0
         from .jobs.tasks import JobExecutor
 
         self.executor = JobExecutor(self)
         self.runner = open_job_runner(
             settings.jobs_url, execute=self.executor.run, store=self.store,
-            heartbeat=self._heartbeat, heartbeat_seconds=max(0.5, settings.job_stale_seconds / 4),
+            heartbeat=self._heartbeat, heartbeat_seconds=self.heartbeat_seconds,
         )
         if start_runner:
             self.recover_jobs()
+            threading.Thread(target=self._sweep_periodically, name="synth-sweeper",
+                             daemon=True).start()
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often running jobs are stamped, and orphaned ones looked for."""
+        return max(0.25, self.settings.job_stale_seconds / 4)
 
     def close(self) -> None:
+        self._closed.set()
         self.runner.shutdown()
         self.store.close()
 
@@ -122,50 +138,79 @@ class Service:
         except Exception:  # noqa: BLE001 - the audited action already happened
             _log.exception("audit write failed for %s %s", action, target_id)
 
+    def audit_auth_failure(self, *, key_id: str | None, client: str, request_id: str,
+                           path: str) -> None:
+        """Record a request whose API key did not verify (after the failure limiter let it
+        through, so a flood of bad keys cannot flood the log)."""
+        try:
+            self.store.audit(AuditRecord(
+                id=new_id("evt"), at=utcnow_iso(), actor=None, owner=None,
+                action="auth.failed", target_type="key", target_id=key_id,
+                outcome="denied", request_id=request_id,
+                detail={"client": client[:100], "path": path[:200]}))
+        except Exception:  # noqa: BLE001 - the refusal stands either way
+            _log.warning("audit write failed for a refused key", exc_info=True)
+
     # Datasets.
 
     def create_dataset(self, actor: ApiKeyRecord, tables: list[ParsedTable], *, name: str,
                        request_id: str | None = None) -> DatasetRecord:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from .profile import profile_table
-
+        """Store validated tables (Parquet files written by `ingest.read_table`) and their
+        record. A failure leaves nothing behind, except when the record's insert has an
+        unknown outcome and cannot be checked: then the objects stay (a committed record
+        may point at them) and the caller is told to look before retrying."""
         names = [t.name for t in tables]
         if len(set(names)) != len(names):
             raise InvalidInput(f"two uploaded files map to the same table name {names}; "
                                "rename the files", code="duplicate_tables")
         dataset_id = new_id("ds")
         prefix = f"datasets/{dataset_id}"
-        described, profiles = [], {}
+        described = []
+        record = None
         try:
             for table in tables:
-                buffer = io.BytesIO()
-                pq.write_table(pa.Table.from_pandas(table.frame, preserve_index=False), buffer)
                 key = f"{prefix}/{table.name}.parquet"
-                self.storage.put_bytes(key, buffer.getvalue())
-                profiles[table.name] = profile_table(table.frame)
+                with open(table.path, "rb") as handle:
+                    self.storage.put_stream(key, iter(lambda h=handle: h.read(1 << 20), b""))
                 described.append({
-                    "name": table.name, "storage_key": key, "rows": len(table.frame),
-                    "columns": [str(c) for c in table.frame.columns], "format": table.format,
+                    "name": table.name, "storage_key": key, "rows": table.rows,
+                    "columns": list(table.columns), "format": table.format,
                     "encoding": table.encoding, "size_bytes": table.size_bytes,
                 })
+            profiles = {t.name: t.profile for t in tables}
             record = DatasetRecord(
                 id=dataset_id, owner=actor.owner, name=name or names[0],
                 format=",".join(sorted({t.format for t in tables})), tables=described,
-                n_rows=sum(len(t.frame) for t in tables),
-                n_columns=sum(len(t.frame.columns) for t in tables),
+                n_rows=sum(t.rows for t in tables),
+                n_columns=sum(len(t.columns) for t in tables),
                 size_bytes=sum(t.size_bytes for t in tables),
                 profile=profiles if len(tables) > 1 else profiles[names[0]],
                 created_at=utcnow_iso(), created_by=actor.id,
             )
             self.store.insert(record)
+        except OutcomeUnknown:
+            if self._record_exists(DatasetRecord, dataset_id) is False:
+                self._discard_prefix(prefix)
+            raise
         except BaseException:
-            self.storage.delete_prefix(prefix)  # nothing half-stored
+            self._discard_prefix(prefix)  # nothing half-stored
             raise
         self.audit(actor, "dataset.create", "dataset", dataset_id, request_id=request_id,
                    name=record.name, rows=record.n_rows, tables=names)
         return record
+
+    def _record_exists(self, cls, record_id: str) -> bool | None:
+        """Whether a record exists, or None if the store cannot tell right now."""
+        try:
+            return self.store.get(cls, record_id) is not None
+        except Exception:  # noqa: BLE001 - the store is still unreachable
+            return None
+
+    def _discard_prefix(self, prefix: str) -> None:
+        try:
+            self.storage.delete_prefix(prefix)
+        except Exception:  # noqa: BLE001 - best effort: the storage may be the outage
+            _log.warning("could not remove %s after a failed write", prefix, exc_info=True)
 
     def get_dataset(self, actor: ApiKeyRecord, dataset_id: str) -> DatasetRecord:
         return self.visible(actor, self.store.get(DatasetRecord, dataset_id), "dataset", dataset_id)
@@ -220,10 +265,22 @@ class Service:
                             dataset_id=dataset.id, synthesizer=synthesizer, engine=engine_name,
                             created_at=utcnow_iso(), created_by=actor.id)
         self.store.insert(model)
-        version, job = self._queue_version(actor, model, dataset, params)
+        try:
+            version, job = self._queue_version(actor, model, dataset, params)
+        except BaseException:
+            self._undo(ModelRecord, model.id)
+            raise
         self.audit(actor, "model.create", "model", model.id, request_id=request_id,
                    synthesizer=synthesizer, dataset_id=dataset.id, job_id=job.id)
         return self.store.get(ModelRecord, model.id), version, job
+
+    def _undo(self, cls, record_id: str) -> None:
+        """Remove a record this request created before it failed (best effort)."""
+        try:
+            self.store.delete(cls, record_id)
+        except Exception:  # noqa: BLE001 - the store may be the outage
+            _log.warning("could not remove %s %s after a failed request", cls.KIND, record_id,
+                         exc_info=True)
 
     def _queue_version(self, actor, model: ModelRecord, dataset: DatasetRecord, params: dict):
         for _attempt in range(5):
@@ -239,12 +296,25 @@ class Service:
                 continue  # a concurrent retrain took this number
         else:
             raise Conflict("could not allocate a version number; retry", code="version_race")
-        self.store.update(ModelRecord, model.id, {"latest_version": number})
-        job = self.create_job(actor, "train", model_id=model.id,
-                              payload={"version_id": version.id, "model_id": model.id})
-        self.store.update(ModelVersionRecord, version.id, {"job_id": job.id})
-        self.runner.submit(job.id)
+        job = None
+        try:
+            self.store.update(ModelRecord, model.id, {"latest_version": number})
+            job = self.create_job(actor, "train", model_id=model.id,
+                                  payload={"version_id": version.id, "model_id": model.id})
+            self.store.update(ModelVersionRecord, version.id, {"job_id": job.id})
+            self.submit(job)
+        except BaseException:
+            if job is not None:
+                self._undo(JobRecord, job.id)
+            self._undo(ModelVersionRecord, version.id)
+            raise
         return self.store.get(ModelVersionRecord, version.id), job
+
+    def submit(self, job: JobRecord) -> None:
+        """Hand a queued job to the runner. If the runner cannot take it (its queue is
+        down) the error propagates, so the request that made the job undoes it and
+        answers 503."""
+        self.runner.submit(job.id)
 
     def retrain(self, actor: ApiKeyRecord, model_id: str, *, parameters: dict | None,
                 dataset_id: str | None, request_id: str | None = None):
@@ -300,8 +370,8 @@ class Service:
     def delete_model(self, actor: ApiKeyRecord, model_id: str, *,
                      request_id: str | None = None) -> None:
         model = self.get_model(actor, model_id)
-        active_jobs = self.store.query(JobRecord, {"model_id": model.id,
-                                                   "status": ("queued", "running")})
+        active_jobs = [job for job in self.store.query(JobRecord, {
+            "model_id": model.id, "status": ("queued", "running")}) if not self.sweep_job(job)]
         if active_jobs:
             raise Conflict(f"jobs {[j.id for j in active_jobs]} are still running for this "
                            "model; cancel them or wait", code="model_busy")
@@ -347,13 +417,13 @@ class Service:
 
     def get_job(self, actor: ApiKeyRecord, job_id: str) -> JobRecord:
         job = self.visible(actor, self.store.get(JobRecord, job_id), "job", job_id)
-        if job.status == "running" and self._is_stale(job):
-            self.executor.mark_interrupted(job)
+        if job.status in ("queued", "running") and self.sweep_job(job):
             job = self.store.get(JobRecord, job_id)
         return job
 
     def list_jobs(self, actor: ApiKeyRecord, *, status: str | None = None,
                   limit: int = 100) -> list[JobRecord]:
+        self.sweep_jobs(throttle=True)
         where: dict[str, Any] = {} if actor.scope == "admin" else {"owner": actor.owner}
         if status:
             where["status"] = status
@@ -362,6 +432,8 @@ class Service:
 
     def cancel_job(self, actor: ApiKeyRecord, job_id: str, *,
                    request_id: str | None = None) -> JobRecord:
+        """Cancel a job: a queued one (or one whose worker is gone) at once; a running one
+        is asked to stop and stops at its next step, before it stores anything."""
         job = self.get_job(actor, job_id)
         if job.status in TERMINAL:
             raise Conflict(f"the job already {job.status}", code="job_finished")
@@ -370,9 +442,12 @@ class Service:
                                                  "cancel_requested": True},
                              expect={"status": "queued"}):
             self.executor.cleanup(self.store.get(JobRecord, job.id), "cancelled")
-        else:
-            self.store.update(JobRecord, job.id, {"cancel_requested": True,
-                                                  "message": "cancelling"})
+        elif self.store.update(JobRecord, job.id, {"cancel_requested": True,
+                                                   "message": "cancelling"},
+                               expect={"status": "running"}):
+            current = self.store.get(JobRecord, job.id)
+            if current is not None:
+                self.sweep_job(current)  # its worker may already be gone
         self.audit(actor, "job.cancel", "job", job.id, request_id=request_id)
         return self.store.get(JobRecord, job.id)
 
@@ -382,21 +457,76 @@ class Service:
         if job.status not in ("failed", "cancelled"):
             raise Conflict(f"only failed or cancelled jobs can be retried; this one is "
                            f"{job.status}", code="job_not_retryable")
+        before = {"status": job.status, "progress": job.progress, "message": job.message,
+                  "error": job.error, "result": job.result,
+                  "cancel_requested": job.cancel_requested, "finished_at": job.finished_at}
         if not self.store.update(JobRecord, job.id, {
             "status": "queued", "progress": 0.0, "message": "queued (retry)", "error": None,
             "result": None, "cancel_requested": False, "finished_at": None,
+            "heartbeat_at": None, "worker": None,
         }, expect={"status": ("failed", "cancelled")}):
             raise Conflict("the job changed state; read it again", code="job_state_changed")
         self.executor.prepare_retry(self.store.get(JobRecord, job.id))
-        self.runner.submit(job.id)
+        try:
+            self.submit(job)
+        except BaseException:
+            self.store.update(JobRecord, job.id, before, expect={"status": "queued"})
+            raise
         self.audit(actor, "job.retry", "job", job.id, request_id=request_id)
         return self.store.get(JobRecord, job.id)
 
-    def _is_stale(self, job: JobRecord) -> bool:
-        if job.id in self.runner.active():
+    # Orphaned jobs.
+
+    def is_orphaned(self, job: JobRecord) -> bool:
+        """A running job no live process is working on: its process on this host is gone,
+        or its heartbeat is older than `job_stale_seconds`."""
+        if job.status != "running" or job.id in self.runner.active():
             return False
+        if job.worker and job.worker != self.worker_id and worker_is_gone(job.worker):
+            return True
         beat = parse_time(job.heartbeat_at or job.started_at)
         return beat is None or utcnow() - beat > timedelta(seconds=self.settings.job_stale_seconds)
+
+    def sweep_job(self, job: JobRecord) -> bool:
+        """End `job` if it is orphaned (failed and resumable, or cancelled if a cancel was
+        asked for) or a queued job someone cancelled; return whether it changed."""
+        if job.status == "queued" and job.cancel_requested:
+            if self.store.update(JobRecord, job.id, {"status": "cancelled",
+                                                     "finished_at": utcnow_iso(),
+                                                     "message": "cancelled"},
+                                 expect={"status": "queued"}):
+                self.executor.cleanup(job, "cancelled")
+                return True
+            return False
+        if not self.is_orphaned(job):
+            return False
+        if job.cancel_requested:
+            return self.executor.end_orphan(job, "cancelled")
+        return self.executor.end_orphan(job, "failed")
+
+    def sweep_jobs(self, *, throttle: bool = False) -> int:
+        """Look at every running job once (on start, every heartbeat interval, in each
+        worker); orphaned ones end within one interval of going stale."""
+        now = time.monotonic()
+        if throttle and now - self._last_sweep < self.heartbeat_seconds:
+            return 0
+        self._last_sweep = now
+        ended = 0
+        for job in self.store.query(JobRecord, {"status": "running"}):
+            try:
+                ended += self.sweep_job(job)
+            except Exception:  # noqa: BLE001 - one bad record must not stop the sweep
+                _log.warning("could not sweep job %s", job.id, exc_info=True)
+        for job in self.store.query(JobRecord, {"status": "queued", "cancel_requested": True}):
+            ended += self.sweep_job(job)
+        return ended
+
+    def _sweep_periodically(self) -> None:
+        while not self._closed.wait(self.heartbeat_seconds):
+            try:
+                self.sweep_jobs()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                _log.warning("job sweep failed", exc_info=True)
 
     def _heartbeat(self, job_ids: set[str]) -> None:
         now = utcnow_iso()
@@ -405,13 +535,9 @@ class Service:
                               expect={"status": "running"})
 
     def recover_jobs(self) -> dict[str, int]:
-        """After a (re)start: interrupted running jobs fail as resumable; queued ones that
+        """After a (re)start: orphaned running jobs fail as resumable; queued ones that
         never started are submitted again (the state machine lets only one replica run it)."""
-        counts = {"interrupted": 0, "resubmitted": 0}
-        for job in self.store.query(JobRecord, {"status": "running"}):
-            if self._is_stale(job):
-                self.executor.mark_interrupted(job)
-                counts["interrupted"] += 1
+        counts = {"interrupted": self.sweep_jobs(), "resubmitted": 0}
         if self.settings.jobs_url.startswith("inline"):
             for job in self.store.query(JobRecord, {"status": "queued"}, order_by="created_at"):
                 self.runner.submit(job.id)
@@ -467,11 +593,7 @@ class Service:
                 content={"seed": seed, "conditions": conditions or {}, "table": table,
                          "options": options}, created_at=utcnow_iso(),
             )
-            self.store.insert(artifact)
-            job = self.create_job(actor, "sample", model_id=model.id,
-                                  payload={"artifact_id": artifact.id})
-            self.store.update(ArtifactRecord, artifact.id, {"job_id": job.id})
-            self.runner.submit(job.id)
+            job = self._queue_artifact_job(actor, artifact, "sample")
             plan.job, plan.artifact = job, self.store.get(ArtifactRecord, artifact.id)
         else:
             plan.chunks = self.sample_frames(model, ver, num_rows=num_rows, seed=seed,
@@ -534,6 +656,23 @@ class Service:
         self.store.delete(ArtifactRecord, artifact.id)
         self.audit(actor, "sample.delete", "sample", artifact.id, request_id=request_id)
 
+    def _queue_artifact_job(self, actor: ApiKeyRecord, artifact: ArtifactRecord,
+                            kind: str) -> JobRecord:
+        """Store an artifact and the job that fills it; undo both if it cannot start."""
+        self.store.insert(artifact)
+        job = None
+        try:
+            job = self.create_job(actor, kind, model_id=artifact.model_id,
+                                  payload={"artifact_id": artifact.id})
+            self.store.update(ArtifactRecord, artifact.id, {"job_id": job.id})
+            self.submit(job)
+        except BaseException:
+            if job is not None:
+                self._undo(JobRecord, job.id)
+            self._undo(ArtifactRecord, artifact.id)
+            raise
+        return job
+
     # Reports.
 
     def create_report(self, actor: ApiKeyRecord, model_id: str, *, version: int | None,
@@ -544,11 +683,7 @@ class Service:
             version=ver.version, status="pending", format="json",
             num_rows=num_rows or 0, created_at=utcnow_iso(),
         )
-        self.store.insert(artifact)
-        job = self.create_job(actor, "report", model_id=model.id,
-                              payload={"artifact_id": artifact.id})
-        self.store.update(ArtifactRecord, artifact.id, {"job_id": job.id})
-        self.runner.submit(job.id)
+        job = self._queue_artifact_job(actor, artifact, "report")
         self.audit(actor, "model.report", "model", model.id, request_id=request_id,
                    version=ver.version, report_id=artifact.id)
         return self.store.get(ArtifactRecord, artifact.id), job

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the lazily built `Service`, the caller's key, scopes, rate limit.
+"""FastAPI dependencies: the lazily built `Service`, the caller's key, scopes, rate limits,
+upload slots and idempotent execution.
 
 The `Service` (storage, metadata, runner) is built on the first request that needs it,
 so `/healthz` and the Lambda cold start never touch a backend.
@@ -8,16 +9,39 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
+from ._util import parse_time, utcnow
 from .backends.metadata import ApiKeyRecord
 from .core import Service
-from .errors import Forbidden, RateLimited, Unauthorized
-from .keys import scope_allows
+from .errors import Forbidden, RateLimited, ServiceUnavailable, Unauthorized
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .keys import key_id_of, scope_allows
 
-__all__ = ["ServiceHolder", "authenticated", "get_service", "request_id", "require"]
+__all__ = [
+    "ServiceHolder",
+    "UploadSlots",
+    "authenticated",
+    "bearer",
+    "get_service",
+    "idempotency_header",
+    "request_id",
+    "require",
+    "run_idempotent",
+]
+
+bearer = HTTPBearer(auto_error=False, scheme_name="apiKey",
+                    description="An API key, `sk_<id>_<secret>`, from `synthctl keys create` "
+                    "or `POST /v1/keys`.")
+_LAST_USED_EVERY = timedelta(seconds=60)
 
 
 class ServiceHolder:
@@ -45,6 +69,27 @@ class ServiceHolder:
             self._service = None
 
 
+class UploadSlots:
+    """At most `limit` uploads are parsed at once per replica; the next one is told to
+    come back (503 + Retry-After) instead of queueing in memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, int(limit))
+        self._slots = threading.BoundedSemaphore(self.limit)
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            raise ServiceUnavailable(
+                f"this replica is already reading {self.limit} uploads (the "
+                "SYNTH_MAX_CONCURRENT_UPLOADS limit); retry shortly", code="upload_capacity",
+                retry_after=5)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
 def get_service(request: Request) -> Service:
     return request.app.state.services.get()
 
@@ -53,16 +98,32 @@ def request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "")
 
 
-def authenticated(request: Request) -> ApiKeyRecord:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def authenticated(request: Request,
+                  credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                  ) -> ApiKeyRecord:
+    if credentials is None or not credentials.credentials.strip():
         # Refused before any backend is touched: a cold start answers this for free.
         raise Unauthorized("send your API key as `Authorization: Bearer <key>`; an admin "
                            "creates keys with `synthctl keys create`", code="missing_api_key")
+    token = credentials.credentials
     service = get_service(request)
+    client = _client_address(request)
+    failures = service.auth_failures.peek(client)
+    if not failures.allowed:
+        retry = max(1, math.ceil(failures.retry_after))
+        raise RateLimited(f"too many requests with invalid API keys from {client}; retry after "
+                          f"{retry} s", code="auth_rate_limited",
+                          headers={"Retry-After": str(retry)})
     actor = service.keys.verify(token)
     if actor is None:
+        service.auth_failures.take(client)
+        request.app.state.metrics.auth_failures.inc()
+        service.audit_auth_failure(key_id=key_id_of(token), client=client,
+                                   request_id=request_id(request), path=request.url.path)
         raise Unauthorized("the API key is unknown, malformed or revoked",
                            code="invalid_api_key")
     decision = service.limiter.take(actor.id)
@@ -74,6 +135,9 @@ def authenticated(request: Request) -> ApiKeyRecord:
         raise RateLimited(f"this key is over its rate limit ({service.limiter.rate:g}/s, "
                           f"burst {service.limiter.burst}); retry after {retry} s",
                           headers={"Retry-After": str(retry)})
+    last_used = parse_time(actor.last_used_at)
+    if last_used is None or utcnow() - last_used > _LAST_USED_EVERY:
+        service.keys.touch(actor.id)
     return actor
 
 
@@ -88,3 +152,37 @@ def require(scope: str) -> Callable[..., ApiKeyRecord]:
 
     check.__name__ = f"require_{scope}"
     return check
+
+
+async def run_idempotent(request: Request, service: Service, actor: ApiKeyRecord,
+                         key: str, digest: str, compute: Callable[[], Any], *, status: int,
+                         headers: Callable[[Any], dict[str, str]] | None = None,
+                         ) -> JSONResponse:
+    """Run `compute` (sync, returns a JSON-able body) once per `Idempotency-Key`: a repeat
+    of the same request gets the first answer, another request with the key a 422."""
+    keys = service.idempotency
+    claim = await run_in_threadpool(lambda: keys.begin(
+        actor.owner, key, method=request.method, path=request.url.path, digest=digest))
+    if claim.replay is not None:
+        first = claim.replay
+        return JSONResponse(first["body"], status_code=first["status"],
+                            headers={**first.get("headers", {}), "Idempotent-Replayed": "true"})
+    try:
+        body = await run_in_threadpool(compute)
+    except BaseException:
+        await run_in_threadpool(keys.release, claim)
+        raise
+    extra = headers(body) if headers else {}
+    await run_in_threadpool(lambda: keys.complete(claim, status=status, body=body,
+                                                  headers=extra))
+    return JSONResponse(body, status_code=status, headers=extra)
+
+
+def idempotency_header():
+    """The optional `Idempotency-Key` header, as a documented parameter."""
+    from fastapi import Header
+
+    return Header(None, alias=IDEMPOTENCY_HEADER, max_length=255,
+                  description="Send the same key again to get the first answer instead of "
+                  "doing the work twice (kept 24 h).")
+

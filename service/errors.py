@@ -17,11 +17,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
+    "BackendUnavailable",
     "Conflict",
     "Forbidden",
     "Gone",
     "InvalidInput",
     "NotFound",
+    "OutcomeUnknown",
     "PayloadTooLarge",
     "PROBLEM_JSON",
     "RateLimited",
@@ -29,6 +31,7 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
+    "backend_unavailable",
     "install_error_handlers",
     "problem_response",
 ]
@@ -97,6 +100,39 @@ class RateLimited(ServiceError):
 class ServiceUnavailable(ServiceError):
     status, code, title = 503, "unavailable", "Service unavailable"
 
+    def __init__(self, message: str, *, retry_after: int = 5, **kwargs: Any) -> None:
+        headers = {"Retry-After": str(retry_after), **(kwargs.pop("headers", None) or {})}
+        super().__init__(message, headers=headers, **kwargs)
+        self.retry_after = retry_after
+
+
+class BackendUnavailable(ServiceUnavailable):
+    """A backend (storage, metadata, rate-limit store, queue) could not be reached or
+    refused the call; retrying later may work. Always 503 with `Retry-After`."""
+
+    code, title = "backend_unavailable", "Backend unavailable"
+
+    def __init__(self, message: str, *, backend: str | None = None, **kwargs: Any) -> None:
+        if backend is not None:
+            kwargs["backend"] = backend
+        super().__init__(message, **kwargs)
+
+
+class OutcomeUnknown(BackendUnavailable):
+    """The connection dropped while a write was in flight: it may or may not have been
+    applied. Never replayed blindly (that would duplicate an insert or misreport a
+    conditional update); the caller reads the resource back before retrying."""
+
+    code = "write_outcome_unknown"
+
+
+def backend_unavailable(backend: str, exc: BaseException, *, retry_after: int = 5
+                        ) -> BackendUnavailable:
+    """The 503 for an outage of `backend`, naming the cause but no secrets."""
+    return BackendUnavailable(
+        f"{backend} is unreachable ({type(exc).__name__}); nothing was changed by this "
+        f"request, retry after {retry_after} s", backend=backend, retry_after=retry_after)
+
 
 def _request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "") or request.headers.get("x-request-id", "")
@@ -142,11 +178,26 @@ _HTTP_CODES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at this request's path (Starlette's own 405 names
+    only the first matching route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"This route accepts {', '.join(allowed)}; see /docs."
     return problem_response(request, status=exc.status_code, code=code,
-                            title=str(exc.detail), detail=detail,
-                            headers=getattr(exc, "headers", None))
+                            title=str(exc.detail), detail=detail, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

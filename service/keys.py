@@ -17,12 +17,21 @@ from dataclasses import dataclass
 from ._util import new_id, utcnow_iso
 from .backends.metadata import ApiKeyRecord, MetadataStore
 
-__all__ = ["SCOPES", "IssuedKey", "KeyManager", "scope_allows"]
+__all__ = ["OWNER_PATTERN", "SCOPES", "IssuedKey", "KeyManager", "key_id_of", "scope_allows"]
 
 SCOPES = ("read", "write", "admin")
 _RANK = {scope: rank for rank, scope in enumerate(SCOPES)}
 _KEY_RE = re.compile(r"^sk_(key_[0-9a-f]{20})_([A-Za-z0-9_-]{43})$")
-_OWNER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+OWNER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+"""What an owner name may be (the API's schema states the same pattern)."""
+_OWNER_RE = re.compile(OWNER_PATTERN)
+_KEY_ID_RE = re.compile(r"^sk_(key_[0-9a-f]{20})_")
+
+
+def key_id_of(presented: str) -> str | None:
+    """The key id a presented key claims (for the audit of a failed attempt), if any."""
+    match = _KEY_ID_RE.match(presented.strip())
+    return match.group(1) if match else None
 
 
 def scope_allows(held: str, needed: str) -> bool:
@@ -77,6 +86,11 @@ class KeyManager:
         if record.revoked_at is not None:
             return None
         return record
+
+    def touch(self, key_id: str) -> None:
+        """Record that the key was just used (`last_used_at`)."""
+        self._store.update(ApiKeyRecord, key_id, {"last_used_at": utcnow_iso()},
+                           expect={"revoked_at": None})
 
     def revoke(self, key_id: str) -> bool:
         return self._store.update(ApiKeyRecord, key_id, {"revoked_at": utcnow_iso()},

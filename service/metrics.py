@@ -22,6 +22,8 @@ class Metrics:
                             ["synthesizer"], registry=self.registry)
         self.rate_limited = Counter("synth_rate_limited_total", "Requests refused by the "
                                     "rate limiter.", registry=self.registry)
+        self.auth_failures = Counter("synth_auth_failures_total", "Requests with an unknown, "
+                                     "malformed or revoked API key.", registry=self.registry)
         self.jobs_running = Gauge("synth_jobs_running", "Jobs running in this process.",
                                   registry=self.registry)
 

@@ -12,6 +12,8 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 
+from .formulas import neutralise_frame
+
 __all__ = [
     "FORMATS", "MEDIA_TYPES", "encode", "neutralise_formulas", "prefetch", "to_records",
 ]
@@ -23,29 +25,12 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
-_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralise_cell(value):
-    if isinstance(value, str) and value.startswith(_TRIGGERS):
-        try:
-            float(value)
-            return value
-        except ValueError:
-            return "'" + value
-    return value
 
 
 def neutralise_formulas(frame):
-    """A copy of `frame` whose text cells cannot start a spreadsheet formula."""
-    out = frame
-    for column in frame.columns:
-        series = frame[column]
-        if series.dtype == object or str(series.dtype) in ("string", "str"):
-            if out is frame:
-                out = frame.copy()
-            out[column] = series.map(_neutralise_cell)
-    return out
+    """A copy of `frame` whose column names and text / category cells cannot start a
+    spreadsheet formula (the rule in `formulas`, shared with the upload check)."""
+    return neutralise_frame(frame)
 
 
 def to_records(frame) -> list[dict]:

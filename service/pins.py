@@ -23,7 +23,7 @@ __all__ = ["ROOTS", "closure", "render"]
 ROOTS = (
     "fastapi", "uvicorn", "python-multipart", "mangum", "pandas", "pyarrow", "sdv", "sdmetrics",
     "charset-normalizer", "prometheus-client", "httpx", "typer", "rich", "pydantic",
-    "boto3", "psycopg", "psycopg-binary", "redis", "torch",
+    "boto3", "psycopg", "psycopg-binary", "psycopg-pool", "redis", "torch",
 )
 _EXCLUDE_PREFIXES = ("nvidia-", "triton")
 _ENVIRONMENT = {**default_environment(), "sys_platform": "linux", "platform_system": "Linux",

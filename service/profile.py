@@ -1,12 +1,18 @@
 """Profile a table on upload: types, nulls, distinct counts, ranges, top values, candidate
-keys and likely personal data, so a caller sees what they sent before training on it."""
+keys and likely personal data, so a caller sees what they sent before training on it.
+
+The profile is computed from the stored Parquet file one column at a time with Arrow's
+compute kernels, so profiling never holds more than one column (as Arrow arrays, not
+Python objects) however large the table is.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
-__all__ = ["profile_table"]
+__all__ = ["profile_parquet"]
 
 _PII_NAMES = re.compile(
     r"(^|_)(e?mail|phone|mobile|tel|ssn|social_security|passport|first_?name|last_?name|"
@@ -20,55 +26,105 @@ _VALUE_PATTERNS = {
     "ip_address": re.compile(r"^(\d{1,3}\.){3}\d{1,3}$"),
     "credit_card": re.compile(r"^\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}$"),
 }
+_TOP_VALUE_CHARS = 200
+"""Top values are shown, not stored in full: a 10,000-character cell is cut here."""
 
 
-def _kind(series) -> str:
-    import pandas as pd
+def _pandas_dtype(arrow_type, has_nulls: bool) -> str:
+    """The dtype pandas gives this column when the stored table is read back."""
+    import pyarrow as pa
 
-    if pd.api.types.is_bool_dtype(series):
+    if pa.types.is_dictionary(arrow_type):
+        return "category"
+    if pa.types.is_integer(arrow_type):
+        return "float64" if has_nulls else str(arrow_type.to_pandas_dtype().__name__)
+    if pa.types.is_boolean(arrow_type):
+        return "object" if has_nulls else "bool"
+    if pa.types.is_floating(arrow_type):
+        return arrow_type.to_pandas_dtype().__name__
+    if pa.types.is_timestamp(arrow_type):
+        return f"datetime64[{arrow_type.unit}]" if arrow_type.tz is None else \
+            f"datetime64[{arrow_type.unit}, {arrow_type.tz}]"
+    return "object"
+
+
+def _kind(column, arrow_type, distinct: int, non_null: int) -> str:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_boolean(arrow_type):
         return "boolean"
-    if pd.api.types.is_numeric_dtype(series):
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or \
+            pa.types.is_decimal(arrow_type):
         return "numerical"
-    if pd.api.types.is_datetime64_any_dtype(series):
+    if pa.types.is_temporal(arrow_type):
         return "datetime"
-    values = series.dropna().astype(str)
-    if len(values) and values.nunique() > 0.9 * len(values) and values.str.len().mean() > 30:
-        return "text"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        if non_null and distinct > 0.9 * non_null:
+            mean_length = pc.mean(pc.utf8_length(column)).as_py() or 0
+            if mean_length > 30:
+                return "text"
     return "categorical"
 
 
 def _scalar(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
     if isinstance(value, float) and value != value:
         return None
     return value if isinstance(value, (int, float, bool, str)) or value is None else str(value)
 
 
-def profile_table(frame) -> dict:
-    rows = len(frame)
+def _text(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _TOP_VALUE_CHARS else text[:_TOP_VALUE_CHARS] + "..."
+
+
+def _column_profile(name: str, column, rows: int) -> dict:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow_type = column.type
+    nulls = column.null_count
+    non_null = rows - nulls
+    if pa.types.is_dictionary(arrow_type):
+        column = column.cast(arrow_type.value_type)
+    distinct = int(pc.count_distinct(column, mode="only_valid").as_py()) if non_null else 0
+    kind = _kind(column, column.type, distinct, non_null)
+    info: dict[str, Any] = {
+        "name": name,
+        "type": kind,
+        "dtype": _pandas_dtype(arrow_type, nulls > 0),
+        "nulls": int(nulls),
+        "null_fraction": round(nulls / rows, 6) if rows else 0.0,
+        "distinct": distinct,
+    }
+    if kind == "numerical" and non_null:
+        extremes = pc.min_max(column)
+        info.update(min=_scalar(extremes["min"].as_py()), max=_scalar(extremes["max"].as_py()),
+                    mean=round(float(pc.mean(column).as_py()), 6))
+    top = []
+    if non_null:
+        counts = pc.value_counts(column.drop_null())
+        order = pc.array_sort_indices(counts.field("counts"), order="descending")
+        for index in order.slice(0, 5).to_pylist():
+            value = counts.field("values")[index].as_py()
+            top.append({"value": _text(value), "count": int(counts.field("counts")[index].as_py())})
+    info["top_values"] = top
+    info["candidate_key"] = bool(rows and non_null == rows and distinct == rows)
+    info["pii"] = _pii(name, column, kind)
+    return info
+
+
+def profile_parquet(path: Path) -> dict:
+    """The profile of the table stored at `path`, one column in memory at a time."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    rows = parquet.metadata.num_rows
     columns = []
-    for name in frame.columns:
-        series = frame[name]
-        non_null = series.dropna()
-        distinct = int(non_null.nunique())
-        kind = _kind(series)
-        info: dict[str, Any] = {
-            "name": str(name),
-            "type": kind,
-            "dtype": str(series.dtype),
-            "nulls": int(rows - len(non_null)),
-            "null_fraction": round((rows - len(non_null)) / rows, 6) if rows else 0.0,
-            "distinct": distinct,
-        }
-        if kind == "numerical" and len(non_null):
-            info.update(min=_scalar(non_null.min()), max=_scalar(non_null.max()),
-                        mean=round(float(non_null.mean()), 6))
-        top = non_null.astype(str).value_counts().head(5)
-        info["top_values"] = [{"value": str(v), "count": int(c)} for v, c in top.items()]
-        info["candidate_key"] = bool(rows and len(non_null) == rows and distinct == rows)
-        info["pii"] = _pii(str(name), non_null, kind)
-        columns.append(info)
+    for name in parquet.schema_arrow.names:
+        column = parquet.read(columns=[name]).column(0).combine_chunks()
+        columns.append(_column_profile(name, column, rows))
+        del column
     return {
         "rows": rows,
         "columns": columns,
@@ -77,13 +133,14 @@ def profile_table(frame) -> dict:
     }
 
 
-def _pii(name: str, values, kind: str) -> str | None:
+def _pii(name: str, column, kind: str) -> str | None:
     """Why the column may hold personal data, or None."""
     if _PII_NAMES.search(name):
         return "name"
-    if kind in ("categorical", "text") and len(values):
-        sample = values.astype(str).head(500)
-        for label, pattern in _VALUE_PATTERNS.items():
-            if sample.str.match(pattern).mean() > 0.8:
-                return label
+    if kind in ("categorical", "text"):
+        sample = [str(v) for v in column.drop_null().slice(0, 500).to_pylist()]
+        if sample:
+            for label, pattern in _VALUE_PATTERNS.items():
+                if sum(bool(pattern.match(v)) for v in sample) > 0.8 * len(sample):
+                    return label
     return None

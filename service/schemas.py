@@ -6,11 +6,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .keys import OWNER_PATTERN
+
 __all__ = [
     "ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "AuditOut", "DatasetOut", "JobOut",
     "ModelCreate", "ModelCreated", "ModelOut", "ReportCreate", "ReportOut", "SampleOut",
-    "SampleRequest", "VersionCreate", "VersionOut",
+    "SampleRequest", "VersionCreate", "VersionOut", "MAX_SEED", "MAX_VERSION",
 ]
+
+
+MAX_SEED = 2**32 - 1
+"""Seeds are 32-bit (what numpy's and torch's generators take)."""
+MAX_VERSION = 2**31 - 1
 
 
 class _In(BaseModel):
@@ -79,6 +86,7 @@ class JobOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float
     message: str
+    cancel_requested: bool = False
     model_id: str | None
     result: dict[str, Any] | None
     error: dict[str, Any] | None
@@ -90,13 +98,14 @@ class JobOut(BaseModel):
 
 class SampleRequest(_In):
     num_rows: int = Field(..., ge=1, description="Rows to generate (sequences for par).")
-    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Same seed, same rows.")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Same seed, same rows.")
     format: Literal["json", "csv", "parquet", "jsonl"] = "json"
     conditions: dict[str, Any] | None = Field(
         None, description="Fixed column values, e.g. {'cut': 'Ideal'}.")
     delivery: Literal["auto", "inline", "stream", "link"] = Field(
         "auto", description="auto: inline when small, otherwise a stored file behind a link.")
-    version: int | None = Field(None, ge=1, description="Default: the active version.")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION,
+                                description="Default: the active version.")
     table: str | None = Field(None, description="Multi-table models: the table to return.")
     sequence_length: int | None = Field(None, ge=1, le=100_000, description="par only.")
     sampler: Literal["auto", "sdv"] = Field(
@@ -121,7 +130,7 @@ class SampleOut(BaseModel):
 
 
 class ReportCreate(_In):
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
     num_rows: int | None = Field(None, ge=10, le=200_000,
                                  description="Synthetic rows to compare (default: up to 5,000).")
 
@@ -141,8 +150,9 @@ class ReportOut(BaseModel):
 class ApiKeyCreate(_In):
     scope: Literal["read", "write", "admin"]
     name: str = Field("", max_length=200)
-    owner: str = Field("default", description="Keys with the same owner share datasets "
-                       "and models; admin keys see all owners.")
+    owner: str = Field("default", pattern=OWNER_PATTERN,
+                       description="Keys with the same owner share datasets and models; "
+                       "admin keys see all owners.")
 
 
 class ApiKeyOut(BaseModel):
@@ -153,6 +163,7 @@ class ApiKeyOut(BaseModel):
     created_at: str
     created_by: str | None
     revoked_at: str | None
+    last_used_at: str | None = None
 
 
 class ApiKeyCreated(ApiKeyOut):

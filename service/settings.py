@@ -30,6 +30,10 @@ _LOCAL_ENV = {
     "link_ttl_seconds": "SYNTH_LINK_TTL_SECONDS",
     "job_stale_seconds": "SYNTH_JOB_STALE_SECONDS",
     "public_url": "SYNTH_PUBLIC_URL",
+    "max_column_name_chars": "SYNTH_MAX_COLUMN_NAME_CHARS",
+    "max_concurrent_uploads": "SYNTH_MAX_CONCURRENT_UPLOADS",
+    "auth_failure_per_second": "SYNTH_AUTH_FAILURE_PER_SECOND",
+    "auth_failure_burst": "SYNTH_AUTH_FAILURE_BURST",
 }
 
 
@@ -61,8 +65,15 @@ class Settings:
     inline_max_bytes: int = 5_000_000
     """...if their estimated size fits too (Lambda's synchronous responses stop at 6 MB)."""
     link_ttl_seconds: int = 3_600
-    job_stale_seconds: int = 120
-    """A running job whose heartbeat is older than this is declared interrupted."""
+    job_stale_seconds: int = 60
+    """A running job whose heartbeat is older than this is declared interrupted; jobs are
+    stamped, and orphans looked for, every quarter of it."""
+    max_column_name_chars: int = 256
+    max_concurrent_uploads: int = 2
+    """Uploads one replica parses at once; the next gets 503 + Retry-After."""
+    auth_failure_per_second: float = 0.2
+    auth_failure_burst: int = 10
+    """Requests with bad keys one client address may make (then 429, not audited)."""
     public_url: str = ""
     """Base URL for download links; empty: derived from the request."""
     allow_streaming: bool = True
@@ -106,9 +117,13 @@ class Settings:
             values["synthesizers"] = runtime.synthesizers
         for name, variable in _LOCAL_ENV.items():
             if variable in env:
-                default = getattr(cls, name, None)
+                default = cls.__dataclass_fields__[name].default
                 raw = env[variable]
-                values[name] = type(default)(raw) if default is not None else raw
+                try:
+                    values[name] = type(default)(raw) if default is not None else raw
+                except ValueError:
+                    raise ValueError(f"{variable}={raw!r} is not a valid "
+                                     f"{type(default).__name__}") from None
         values.update(overrides)
         return cls(**values)
 

@@ -33,6 +33,10 @@ def run_job(job_id: str, *, service=None) -> int:
         service = Service(Settings.from_env(os.environ, allow_streaming=False),
                           start_runner=False)
     try:
+        service.sweep_jobs()
+    except Exception:  # noqa: BLE001 - the job at hand still runs
+        _log.warning("job sweep failed", exc_info=True)
+    try:
         runner = service.runner
         if isinstance(runner, SqsJobRunner):
             runner.run_here(job_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -11,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ..backends.metadata import ApiKeyRecord, DatasetRecord
 from ..core import Service
-from ..deps import get_service, request_id, require
-from ..errors import InvalidInput, UnsupportedMediaType
-from ..ingest import IngestLimits, ParsedTable, read_table
+from ..deps import get_service, idempotency_header, request_id, require, run_idempotent
+from ..errors import InvalidInput, ServiceError, UnsupportedMediaType
+from ..idempotency import fingerprint
+from ..ingest import IngestLimits, ParsedTable, check_encoding_name, read_table
 from ..schemas import DatasetOut
 
 __all__ = ["router", "dataset_out"]
@@ -53,11 +55,27 @@ def dataset_out(record: DatasetRecord) -> DatasetOut:
 def _limits(service: Service) -> IngestLimits:
     s = service.settings
     return IngestLimits(max_columns=s.max_columns, max_cell_chars=s.max_cell_chars,
-                        max_rows=s.max_dataset_rows, max_bytes=s.max_upload_bytes)
+                        max_rows=s.max_dataset_rows, max_bytes=s.max_upload_bytes,
+                        max_column_name_chars=s.max_column_name_chars)
 
 
 def _truthy(value) -> bool:
     return str(value or "").lower() in ("1", "true", "yes", "on")
+
+
+async def _save(chunks, target: Path) -> str:
+    """Write an upload's chunks to `target`; return the SHA-256 of its bytes."""
+    digest = hashlib.sha256()
+    with open(target, "wb") as handle:
+        async for chunk in chunks:
+            digest.update(chunk)
+            await run_in_threadpool(handle.write, chunk)
+    return digest.hexdigest()
+
+
+async def _file_chunks(upload):
+    while chunk := await upload.read(1 << 20):
+        yield chunk
 
 
 @router.post("", status_code=201, response_model=DatasetOut, openapi_extra=_UPLOAD_DOC,
@@ -67,53 +85,82 @@ async def upload_dataset(
     name: str = Query("", max_length=200),
     encoding: str | None = Query(None, max_length=40),
     allow_formulas: bool = Query(False),
+    idempotency_key: str | None = idempotency_header(),
     actor: ApiKeyRecord = Depends(require("write")),
     service: Service = Depends(get_service),
 ):
     limits = _limits(service)
-    workdir = Path(tempfile.mkdtemp(prefix="synth-upload-"))
-    try:
-        uploads: list[tuple[Path, str | None, str | None]] = []
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith("multipart/form-data"):
+    if encoding is not None:
+        check_encoding_name(encoding)
+    with request.app.state.upload_slots.take():
+        workdir = Path(tempfile.mkdtemp(prefix="synth-upload-"))
+        try:
+            return await _upload(request, service, actor, workdir, limits, name=name,
+                                 encoding=encoding, allow_formulas=allow_formulas,
+                                 idempotency_key=idempotency_key)
+        finally:
+            await run_in_threadpool(shutil.rmtree, workdir, True)
+
+
+async def _upload(request: Request, service: Service, actor: ApiKeyRecord, workdir: Path,
+                  limits: IngestLimits, *, name: str, encoding: str | None,
+                  allow_formulas: bool, idempotency_key: str | None):
+    uploads: list[tuple[Path, str | None, str | None, str]] = []
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        try:
             form = await request.form(max_files=_MAX_FILES, max_fields=20)
+        except ServiceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - python-multipart's errors for bad bodies
+            raise InvalidInput(f"the multipart body cannot be read ({type(exc).__name__}); "
+                               "send the table as a file field named `file`",
+                               code="invalid_multipart") from None
+        try:
             files = [v for k, v in form.multi_items() if k == "file" and hasattr(v, "read")]
             if not files:
                 raise InvalidInput("the multipart body has no `file` part; send the table as "
                                    "a file field named `file`", code="missing_file")
-            name = name or str(form.get("name") or "")
-            encoding = encoding or (str(form.get("encoding")) if form.get("encoding") else None)
+            name = name or str(form.get("name") or "")[:200]
+            form_encoding = form.get("encoding")
+            if encoding is None and isinstance(form_encoding, str) and form_encoding:
+                encoding = check_encoding_name(form_encoding)
             allow_formulas = allow_formulas or _truthy(form.get("allow_formulas"))
             for index, upload in enumerate(files):
                 target = workdir / f"upload-{index}"
-                with open(target, "wb") as handle:
-                    await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
-                uploads.append((target, upload.filename, upload.content_type))
+                digest = await _save(_file_chunks(upload), target)
+                uploads.append((target, upload.filename, upload.content_type, digest))
+        finally:
             await form.close()
-        elif content_type.startswith(("application/x-www-form-urlencoded",)):
-            raise UnsupportedMediaType(
-                "send the table as multipart/form-data (field `file`) or as the raw request "
-                "body", code="unsupported_content_type")
-        else:
-            target = workdir / "upload-0"
-            with open(target, "wb") as handle:
-                async for chunk in request.stream():
-                    handle.write(chunk)
-            filename = request.headers.get("x-filename") or name or "table"
-            uploads.append((target, filename, content_type))
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        raise UnsupportedMediaType(
+            "send the table as multipart/form-data (field `file`) or as the raw request "
+            "body", code="unsupported_content_type")
+    else:
+        target = workdir / "upload-0"
+        digest = await _save(request.stream(), target)
+        filename = request.headers.get("x-filename") or name or "table"
+        uploads.append((target, filename, content_type, digest))
 
-        def parse() -> list[ParsedTable]:
-            return [read_table(path, filename=fname, content_type=ctype, limits=limits,
-                               encoding=encoding, allow_formulas=allow_formulas)
-                    for path, fname, ctype in uploads]
+    def parse() -> list[ParsedTable]:
+        return [read_table(path, filename=fname, content_type=ctype, limits=limits,
+                           encoding=encoding, allow_formulas=allow_formulas,
+                           out=path.with_suffix(".parquet"))
+                for path, fname, ctype, _digest in uploads]
 
-        tables = await run_in_threadpool(parse)
-        record = await run_in_threadpool(
-            lambda: service.create_dataset(actor, tables, name=name,
-                                           request_id=request_id(request)))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return dataset_out(record)
+    def store() -> DatasetOut:
+        tables = parse()
+        record = service.create_dataset(actor, tables, name=name,
+                                        request_id=request_id(request))
+        return dataset_out(record)
+
+    if idempotency_key is None:
+        return await run_in_threadpool(store)
+    digest = fingerprint("POST", "/v1/datasets", name, encoding, allow_formulas,
+                         [(fname, (ctype or "").split(";")[0].strip(), d)
+                          for _p, fname, ctype, d in uploads])
+    return await run_idempotent(request, service, actor, idempotency_key, digest,
+                                lambda: store().model_dump(), status=201)
 
 
 @router.get("", response_model=list[DatasetOut], summary="List datasets")

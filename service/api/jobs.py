@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 def job_out(job: JobRecord) -> JobOut:
     return JobOut(id=job.id, kind=job.kind, status=job.status, progress=job.progress,
-                  message=job.message, model_id=job.model_id, result=job.result,
+                  message=job.message, cancel_requested=job.cancel_requested,
+                  model_id=job.model_id, result=job.result,
                   error=job.error, attempts=job.attempts, created_at=job.created_at,
                   started_at=job.started_at, finished_at=job.finished_at)
 

@@ -18,7 +18,7 @@ audit_router = APIRouter(prefix="/v1/audit", tags=["audit"])
 def key_out(record: ApiKeyRecord) -> ApiKeyOut:
     return ApiKeyOut(id=record.id, name=record.name, scope=record.scope, owner=record.owner,
                      created_at=record.created_at, created_by=record.created_by,
-                     revoked_at=record.revoked_at)
+                     revoked_at=record.revoked_at, last_used_at=record.last_used_at)
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated,

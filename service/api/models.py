@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ..backends.metadata import ApiKeyRecord, ModelRecord, ModelVersionRecord
 from ..core import Service
 from ..deps import get_service, request_id, require
 from ..engines import load_engines
-from ..schemas import JobOut, ModelCreate, ModelCreated, ModelOut, VersionCreate, VersionOut
+from ..schemas import (
+    MAX_VERSION,
+    JobOut,
+    ModelCreate,
+    ModelCreated,
+    ModelOut,
+    VersionCreate,
+    VersionOut,
+)
 from .jobs import job_out
 
 __all__ = ["router", "synthesizers_router"]
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number")]
 synthesizers_router = APIRouter(prefix="/v1/synthesizers", tags=["models"])
 
 
@@ -98,14 +109,15 @@ def create_version(model_id: str, body: VersionCreate, request: Request,
 
 
 @router.get("/{model_id}/versions/{version}", response_model=VersionOut)
-def get_version(model_id: str, version: int, actor: ApiKeyRecord = Depends(require("read")),
+def get_version(model_id: str, version: VersionNumber,
+                actor: ApiKeyRecord = Depends(require("read")),
                 service: Service = Depends(get_service)):
     return version_out(service.get_version(actor, model_id, version))
 
 
 @router.post("/{model_id}/versions/{version}/activate", response_model=ModelOut,
              summary="Make a trained version the one samples come from")
-def activate_version(model_id: str, version: int, request: Request,
+def activate_version(model_id: str, version: VersionNumber, request: Request,
                      actor: ApiKeyRecord = Depends(require("write")),
                      service: Service = Depends(get_service)):
     return model_out(service, service.activate(actor, model_id, version,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import ServiceUnavailable
+from ..errors import BackendUnavailable
 
 __all__ = ["BackendUnavailable", "ClientFactory", "aws_errors", "error_code", "is_transient"]
 
@@ -40,18 +40,6 @@ _MISCONFIGURED = frozenset({
     "KMSInvalidStateException", "AWS.SimpleQueueService.NonExistentQueue",
     "QueueDoesNotExist", "ClusterNotFoundException",
 })
-
-
-class BackendUnavailable(ServiceUnavailable):
-    """An AWS backend could not be reached or refused the call; retrying later may work."""
-
-    code, title = "backend_unavailable", "Backend unavailable"
-
-    def __init__(self, message: str, *, retry_after: int = _RETRY_AFTER_SECONDS,
-                 **kwargs: Any) -> None:
-        headers = {"Retry-After": str(retry_after), **kwargs.pop("headers", {})}
-        super().__init__(message, headers=headers, **kwargs)
-        self.retry_after = retry_after
 
 
 def error_code(exc: BaseException) -> str:

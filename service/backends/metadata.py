@@ -21,6 +21,7 @@ __all__ = [
     "AuditRecord",
     "DatasetRecord",
     "DuplicateRecord",
+    "IdempotencyRecord",
     "JobRecord",
     "MetadataStore",
     "ModelRecord",
@@ -163,6 +164,9 @@ class JobRecord(Record):
     started_at: str | None = None
     finished_at: str | None = None
     heartbeat_at: str | None = None
+    worker: str | None = None
+    """Which process runs it (`host:pid:start`), so a restart on that host sees at once
+    that the job's process is gone."""
 
 
 @dataclass
@@ -199,9 +203,27 @@ class AuditRecord(Record):
     detail: dict = field(default_factory=dict)
 
 
+@dataclass
+class IdempotencyRecord(Record):
+    """The first answer to a request sent with an `Idempotency-Key` (see idempotency.py)."""
+
+    KIND: ClassVar[str] = "idempotency_keys"
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("response",)
+    owner: str = "default"
+    key: str = ""
+    method: str = ""
+    path: str = ""
+    fingerprint: str = ""
+    status: str = "pending"
+    response: dict | None = None
+    created_at: str = ""
+    expires_at: str = ""
+    locked_until: str | None = None
+
+
 RECORD_TYPES: tuple[type[Record], ...] = (
     ApiKeyRecord, DatasetRecord, ModelRecord, ModelVersionRecord, JobRecord, ArtifactRecord,
-    AuditRecord,
+    AuditRecord, IdempotencyRecord,
 )
 
 

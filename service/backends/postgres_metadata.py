@@ -1,7 +1,17 @@
 """`postgresql://user@host:port/db?schema=name`: metadata in PostgreSQL (psycopg 3).
 
-`schema` (optional) selects a schema, created if missing: tests use a unique one per run,
-deployments may share a database between platforms.
+Connections come from a `psycopg_pool.ConnectionPool` (the psycopg maintainers' pool):
+each statement borrows one, so replicas' threads do not queue behind one connection, and
+every connection is health-checked when it is handed out, so a connection the server or
+the network dropped is replaced before a statement is sent on it. A statement whose
+connection breaks mid-flight is not replayed if it writes (its outcome is unknown:
+`OutcomeUnknown`, a 503); reads are retried once. A database that cannot be reached is
+a 503 with Retry-After once `connect_timeout` / `pool_timeout` pass.
+
+URL parameters, all optional: `schema` (created if missing: tests use a unique one per
+run, deployments may share a database between platforms), `pool_min` (1), `pool_max`
+(10), `pool_timeout` (seconds to wait for a connection, 5), `connect_timeout` (3); any
+other parameter is passed to libpq (`sslmode=require`, ...).
 """
 
 from __future__ import annotations
@@ -21,35 +31,63 @@ _MIGRATION_LOCK_ID = 0x5E7D_A7A0
 
 
 class PostgresMetadataStore(SqlMetadataStore):
-    """PostgreSQL with one autocommit connection; migrations under an advisory lock."""
+    """PostgreSQL through a health-checked connection pool; migrations under an advisory
+    lock."""
 
     placeholder = "%s"
+    backend_name = "PostgreSQL"
 
-    def __init__(self, dsn: str, schema: str | None = None) -> None:
+    def __init__(self, dsn: str, schema: str | None = None, *, pool_min: int = 1,
+                 pool_max: int = 10, pool_timeout: float = 5.0,
+                 connect_timeout: float = 3.0) -> None:
         super().__init__()
         if schema is not None and not _SCHEMA_RE.match(schema):
             raise ValueError(f"invalid schema name {schema!r}")
         self.dsn = dsn
         self.schema = schema
         self.url = dsn
+        self.pool_timeout = pool_timeout
+        from psycopg_pool import ConnectionPool
+
+        self._pool = ConnectionPool(
+            dsn, min_size=pool_min, max_size=max(pool_min, pool_max), open=False,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout))},
+            configure=self._configure, check=ConnectionPool.check_connection,
+            timeout=pool_timeout, name="synth-metadata")
+        self._pool.open(wait=False)
+        self._schema_ready = schema is None
 
     @classmethod
     def from_url(cls, url: str) -> PostgresMetadataStore:
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
         schema = query.pop("schema", None)
-        scheme = "postgresql"
-        dsn = urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
-        return cls(dsn, schema=schema)
+        options = {}
+        for name, kind in (("pool_min", int), ("pool_max", int), ("pool_timeout", float),
+                           ("connect_timeout", float)):
+            if name in query:
+                options[name] = kind(query.pop(name))
+        dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
+        return cls(dsn, schema=schema, **options)
 
-    def _connect(self) -> Any:
-        import psycopg
-
-        conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+    def _configure(self, conn: Any) -> None:
         if self.schema:
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            if not self._schema_ready:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                self._schema_ready = True
             conn.execute(f'SET search_path TO "{self.schema}"')
-        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        with self._pool.connection(timeout=self.pool_timeout) as conn:
+            yield conn
+
+    def _discard(self, conn: Any) -> None:
+        """A broken connection goes back closed; the pool replaces it."""
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - already broken
+            pass
 
     def _is_duplicate(self, exc: Exception) -> bool:
         import psycopg
@@ -59,9 +97,13 @@ class PostgresMetadataStore(SqlMetadataStore):
     def _is_disconnect(self, exc: Exception) -> bool:
         import psycopg
 
-        return isinstance(exc, psycopg.OperationalError) or (
-            self._conn is not None and self._conn.closed
-        )
+        return isinstance(exc, psycopg.OperationalError) and not isinstance(
+            exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable)
+
+    def _is_unavailable(self, exc: Exception) -> bool:
+        from psycopg_pool import PoolTimeout, TooManyRequests
+
+        return isinstance(exc, PoolTimeout | TooManyRequests)
 
     @contextmanager
     def _migration_lock(self, cursor: Any) -> Iterator[None]:
@@ -75,9 +117,12 @@ class PostgresMetadataStore(SqlMetadataStore):
             raise
         cursor.execute("COMMIT")
 
+    def close(self) -> None:
+        self._pool.close()
+
     def drop_schema(self) -> None:
         """Drop this store's schema and everything in it (tests clean up with it)."""
         if not self.schema:
             raise ValueError("refusing to drop without an explicit schema")
-        self._execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        self._run(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE', write=True)
         self.close()

@@ -11,12 +11,14 @@ import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ..errors import OutcomeUnknown, backend_unavailable
 from .metadata import DuplicateRecord, MetadataStore, Record
 
-__all__ = ["MIGRATIONS", "SqlMetadataStore"]
+__all__ = ["MIGRATIONS", "Result", "SqlMetadataStore"]
 
 R = TypeVar("R", bound=Record)
 
@@ -68,14 +70,33 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             outcome TEXT NOT NULL, request_id TEXT, detail TEXT NOT NULL)""",
         "CREATE INDEX audit_at ON audit_events (at)",
     ]),
+    (2, [
+        """CREATE TABLE idempotency_keys (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, key TEXT NOT NULL, method TEXT NOT NULL,
+            path TEXT NOT NULL, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
+            response TEXT, created_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+            locked_until TEXT)""",
+        "ALTER TABLE jobs ADD COLUMN worker TEXT",
+    ]),
 ]
 
 
+@dataclass
+class Result:
+    """What a statement returned, fetched before its connection went back to the pool."""
+
+    rows: list[dict[str, Any]]
+    rowcount: int
+
+
 class SqlMetadataStore(MetadataStore):
-    """Shared SQL implementation; one connection, serialised by a lock, autocommit."""
+    """Shared SQL implementation over autocommit connections. Reads that fail because the
+    connection broke are retried once on a fresh connection; writes never are (their
+    outcome is unknown: see `_run`)."""
 
     placeholder = "?"
     url: str
+    backend_name = "the metadata database"
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -90,7 +111,25 @@ class SqlMetadataStore(MetadataStore):
         raise NotImplementedError
 
     def _is_disconnect(self, exc: Exception) -> bool:
+        """The connection broke (the statement's outcome is unknown)."""
         return False
+
+    def _is_unavailable(self, exc: Exception) -> bool:
+        """The database cannot be used right now (nothing was done)."""
+        return False
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A connection for one statement (default: the one shared, under a lock)."""
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            yield self._conn
+
+    def _discard(self, conn: Any) -> None:
+        with self._lock:
+            if conn is self._conn:
+                self._reset()
 
     @contextmanager
     def _migration_lock(self, cursor: Any) -> Iterator[None]:
@@ -101,20 +140,40 @@ class SqlMetadataStore(MetadataStore):
     def _sql(self, statement: str) -> str:
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
-    def _execute(self, statement: str, params: tuple = ()) -> Any:
-        with self._lock:
-            for attempt in (1, 2):
-                if self._conn is None:
-                    self._conn = self._connect()
-                try:
-                    cursor = self._conn.cursor()
-                    cursor.execute(self._sql(statement), params)
-                    return cursor
-                except Exception as exc:
-                    if attempt == 1 and self._is_disconnect(exc):
-                        self._reset()
-                        continue
+    def _run(self, statement: str, params: tuple = (), *, write: bool = False) -> Result:
+        """Run one statement. A failure before it reaches the database is a 503; a
+        connection that breaks while it runs is retried for a read, and for a write is
+        `OutcomeUnknown` (replaying it could insert a duplicate, or report a conditional
+        update that succeeded as failed)."""
+        for attempt in (1, 2):
+            try:
+                with self._connection() as conn:
+                    try:
+                        cursor = conn.cursor()
+                        cursor.execute(self._sql(statement), params)
+                        rows = self._rows(cursor) if cursor.description else []
+                        return Result(rows, cursor.rowcount)
+                    except Exception as exc:
+                        if self._is_disconnect(exc):
+                            self._discard(conn)
+                            if write:
+                                raise OutcomeUnknown(
+                                    f"the connection to {self.backend_name} broke while a "
+                                    "write was in flight; it may or may not have been "
+                                    "applied: read the resource before retrying",
+                                    backend=self.backend_name) from exc
+                            if attempt == 1:
+                                continue
+                            raise backend_unavailable(self.backend_name, exc) from exc
+                        raise
+            except OutcomeUnknown:
+                raise
+            except Exception as exc:
+                if self._is_duplicate(exc):
                     raise
+                if self._is_unavailable(exc) or self._is_disconnect(exc):
+                    raise backend_unavailable(self.backend_name, exc) from exc
+                raise
         raise AssertionError("unreachable")
 
     def _reset(self) -> None:
@@ -141,7 +200,8 @@ class SqlMetadataStore(MetadataStore):
     def _decode(cls: type[R], row: Mapping[str, Any]) -> R:
         return cls.from_stored(row)
 
-    def _rows(self, cursor: Any) -> list[dict[str, Any]]:
+    @staticmethod
+    def _rows(cursor: Any) -> list[dict[str, Any]]:
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -164,21 +224,24 @@ class SqlMetadataStore(MetadataStore):
     # The interface.
 
     def migrate(self) -> int:
-        with self._lock:
-            if self._conn is None:
-                self._conn = self._connect()
-            cursor = self._conn.cursor()
-            with self._migration_lock(cursor):
-                cursor.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
-                )
-                cursor.execute("SELECT version FROM schema_migrations")
-                applied = {row[0] for row in cursor.fetchall()}
-                for version, statements in MIGRATIONS:
-                    if version not in applied:
-                        self._apply(cursor, version, statements)
-            return max(v for v, _ in MIGRATIONS)
+        try:
+            with self._connection() as conn:
+                cursor = conn.cursor()
+                with self._migration_lock(cursor):
+                    cursor.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
+                    )
+                    cursor.execute("SELECT version FROM schema_migrations")
+                    applied = {row[0] for row in cursor.fetchall()}
+                    for version, statements in MIGRATIONS:
+                        if version not in applied:
+                            self._apply(cursor, version, statements)
+        except Exception as exc:
+            if self._is_unavailable(exc) or self._is_disconnect(exc):
+                raise backend_unavailable(self.backend_name, exc) from exc
+            raise
+        return max(v for v, _ in MIGRATIONS)
 
     def _apply(self, cursor: Any, version: int, statements: list[str]) -> None:
         for statement in statements:
@@ -189,11 +252,11 @@ class SqlMetadataStore(MetadataStore):
         )
 
     def schema_version(self) -> int:
-        cursor = self._execute("SELECT MAX(version) FROM schema_migrations")
-        return int(cursor.fetchone()[0] or 0)
+        rows = self._run("SELECT MAX(version) AS v FROM schema_migrations").rows
+        return int(rows[0]["v"] or 0)
 
     def ping(self) -> None:
-        self._execute("SELECT 1").fetchall()
+        self._run("SELECT 1")
 
     def insert(self, record: Record) -> None:
         cls = type(record)
@@ -202,15 +265,14 @@ class SqlMetadataStore(MetadataStore):
         statement = (f"INSERT INTO {cls.KIND} ({', '.join(names)}) "
                      f"VALUES ({', '.join('?' for _ in names)})")
         try:
-            self._execute(statement, values)
+            self._run(statement, values, write=True)
         except Exception as exc:
             if self._is_duplicate(exc):
                 raise DuplicateRecord(f"{cls.KIND}/{record.id}") from exc
             raise
 
     def get(self, cls: type[R], record_id: str) -> R | None:
-        cursor = self._execute(f"SELECT * FROM {cls.KIND} WHERE id = ?", (record_id,))
-        rows = self._rows(cursor)
+        rows = self._run(f"SELECT * FROM {cls.KIND} WHERE id = ?", (record_id,)).rows
         return self._decode(cls, rows[0]) if rows else None
 
     def query(self, cls: type[R], where: Mapping[str, Any] | None = None, *,
@@ -223,7 +285,7 @@ class SqlMetadataStore(MetadataStore):
             statement += f" ORDER BY {order_by} {'DESC' if descending else 'ASC'}, id"
         if limit is not None:
             statement += f" LIMIT {int(limit)}"
-        rows = self._rows(self._execute(statement, tuple(params)))
+        rows = self._run(statement, tuple(params)).rows
         return [self._decode(cls, row) for row in rows]
 
     def update(self, cls: type[Record], record_id: str, changes: Mapping[str, Any], *,
@@ -234,10 +296,10 @@ class SqlMetadataStore(MetadataStore):
         sets = ", ".join(f"{name} = ?" for name in changes)
         params = [self._encode(cls, name, value) for name, value in changes.items()]
         clause, where_params = self._where(cls, {"id": record_id, **(expect or {})})
-        cursor = self._execute(f"UPDATE {cls.KIND} SET {sets}{clause}",
-                               tuple(params + where_params))
-        return cursor.rowcount > 0
+        result = self._run(f"UPDATE {cls.KIND} SET {sets}{clause}",
+                           tuple(params + where_params), write=True)
+        return result.rowcount > 0
 
     def delete(self, cls: type[Record], record_id: str) -> bool:
-        cursor = self._execute(f"DELETE FROM {cls.KIND} WHERE id = ?", (record_id,))
-        return cursor.rowcount > 0
+        result = self._run(f"DELETE FROM {cls.KIND} WHERE id = ?", (record_id,), write=True)
+        return result.rowcount > 0

@@ -91,9 +91,20 @@ def _each_job(event: dict, act, failure_log: str) -> dict:
     return {"batchItemFailures": failures}
 
 
+def _sweep(service) -> None:
+    """Every worker invocation also ends orphaned jobs (at most once per heartbeat
+    interval per container), so a job whose worker died is not left `running` while no
+    one reads it."""
+    try:
+        service.sweep_jobs(throttle=True)
+    except Exception:  # noqa: BLE001 - the job at hand still runs
+        _log.warning("job sweep failed", exc_info=True)
+
+
 def handler(event: dict, context: Any = None, *, service: Any = None) -> dict:
     """SQS event -> run each job; the failed ones are retried by SQS."""
     service = service or _get_service()
+    _sweep(service)
 
     def run(job_id: str, receive_count: int) -> None:
         outcome = process_message(service, job_id, receive_count=receive_count)
@@ -105,6 +116,7 @@ def handler(event: dict, context: Any = None, *, service: Any = None) -> dict:
 def dead_letter_handler(event: dict, context: Any = None, *, service: Any = None) -> dict:
     """DLQ event -> the jobs whose retries ran out end `failed` with the reason."""
     service = service or _get_service()
+    _sweep(service)
 
     def fail(job_id: str, receive_count: int) -> None:
         if fail_dead_letter(service, job_id, receive_count=receive_count):

@@ -30,12 +30,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .._util import parse_time, utcnow, utcnow_iso
-from ..backends._aws import ClientFactory, aws_errors
+from .._util import utcnow_iso
+from ..backends._aws import BackendUnavailable, ClientFactory, aws_errors
 from ..backends.metadata import (
     ArtifactRecord,
     DatasetRecord,
@@ -189,18 +188,13 @@ class SqsJobRunner(JobRunner):
             else:
                 self.send(job_id)
                 note = f"queued for a worker{about}"
-        except Exception as exc:  # noqa: BLE001 - reported on the job, which stays retryable
+        except BackendUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. RunTask answered without a task
             _log.exception("could not dispatch job %s to %s", job_id, where)
-            if store is not None:
-                store.update(JobRecord, job_id, {
-                    "status": "failed", "finished_at": utcnow_iso(),
-                    "message": "could not be dispatched",
-                    "error": {"code": "job_dispatch_failed", "resumable": True,
-                              "message": f"the job could not be handed to {where.upper()} "
-                                         f"({_reason(exc)}); POST /v1/jobs/{job_id}/retry "
-                                         "to try again"}},
-                    expect={"status": "queued"})
-            return
+            raise BackendUnavailable(f"the job could not be handed to {where.upper()} "
+                                     f"({_reason(exc)}); nothing was started, retry",
+                                     backend=where.upper()) from exc
         if store is not None:
             store.update(JobRecord, job_id, {"message": note[:500]}, expect={"status": "queued"})
 
@@ -271,11 +265,6 @@ def _is_interrupted(job: JobRecord) -> bool:
     return job.status == "failed" and (job.error or {}).get("code") == "job_interrupted"
 
 
-def _is_stale(service: Service, job: JobRecord) -> bool:
-    beat = parse_time(job.heartbeat_at or job.started_at)
-    return beat is None or utcnow() - beat > timedelta(seconds=service.settings.job_stale_seconds)
-
-
 def process_message(service: Service, job_id: str, *, receive_count: int = 1) -> str:
     """Handle one delivery of a job id; return what happened. Idempotent: a finished or
     already-claimed job is acknowledged without work. A job whose worker died (running,
@@ -286,9 +275,12 @@ def process_message(service: Service, job_id: str, *, receive_count: int = 1) ->
     job = store.get(JobRecord, job_id)
     if job is None:
         return "missing"
+    if job.cancel_requested and job.status in ("queued", "running") or \
+            job.cancel_requested and _is_interrupted(job):
+        return _settle_cancelled(service, job)
     died = False
     if job.status == "running":
-        if not _is_stale(service, job):
+        if not service.is_orphaned(job):
             return "claimed"
         died = True
         if not store.update(JobRecord, job.id, _requeue("its worker stopped without reporting"),
@@ -321,6 +313,22 @@ def process_message(service: Service, job_id: str, *, receive_count: int = 1) ->
     return "ran"
 
 
+def _settle_cancelled(service: Service, job: JobRecord) -> str:
+    """A job someone cancelled: end it as cancelled unless a live worker is on it (that
+    worker stops at its next step); never run it again."""
+    if job.status == "running" and not service.is_orphaned(job):
+        return "claimed"
+    if job.status == "running":
+        service.executor.end_orphan(job, "cancelled")
+    elif job.status == "queued":
+        service.sweep_job(job)
+    else:  # failed as interrupted, then cancelled
+        service.store.update(JobRecord, job.id, {"status": "cancelled", "message": "cancelled",
+                                                 "error": None},
+                             expect={"status": "failed", "finished_at": job.finished_at})
+    return "cancelled"
+
+
 def _requeue(why: str) -> dict:
     return {"status": "queued", "finished_at": None, "heartbeat_at": None,
             "message": f"queued again: {why}"}
@@ -336,6 +344,13 @@ def record_crash(service: Service, job_id: str, exc: BaseException, *, attempt: 
     error = {"code": "worker_crashed", "resumable": True, "message": _reason(exc),
              "attempt": attempt}
     try:
+        job = service.store.get(JobRecord, job_id)
+        if job is not None and job.cancel_requested:
+            if service.store.update(JobRecord, job_id, {
+                    "status": "cancelled", "finished_at": utcnow_iso(), "message": "cancelled"},
+                    expect={"status": ("running", "queued")}):
+                service.executor.cleanup(job, "cancelled")
+            return
         service.store.update(JobRecord, job_id, {
             "status": "queued", "error": error, "heartbeat_at": None,
             "message": f"attempt {attempt} crashed ({_reason(exc)}); it will be retried"[:500],
@@ -355,6 +370,13 @@ def fail_crashed(service: Service, job_id: str, reason: str, error_code: str = "
     expect: dict[str, Any] = {"status": job.status}
     if job.status == "failed":
         expect.update(message=job.message, finished_at=job.finished_at)
+    if job.cancel_requested:
+        if not store.update(JobRecord, job.id, {"status": "cancelled", "message": "cancelled",
+                                                "finished_at": utcnow_iso(), "error": None},
+                            expect=expect):
+            return False
+        service.executor.cleanup(job, "cancelled")
+        return True
     error = {"code": error_code, "resumable": True, "message": reason,
              "attempts": attempts if attempts is not None else job.attempts}
     if not store.update(JobRecord, job.id, {"status": "failed", "finished_at": utcnow_iso(),

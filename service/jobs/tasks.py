@@ -36,10 +36,11 @@ class _Progress:
         self._best = job.progress
         self._last_write = 0.0
 
-    def __call__(self, fraction: float, message: str = "") -> None:
+    def __call__(self, fraction: float, message: str = "", *, force: bool = False) -> None:
         fraction = max(self._best, min(0.99, float(fraction)))
         now = time.monotonic()
-        if now - self._last_write < _CANCEL_POLL_SECONDS and fraction - self._best < 0.05:
+        if not force and now - self._last_write < _CANCEL_POLL_SECONDS \
+                and fraction - self._best < 0.05:
             return
         self._best = fraction
         self._last_write = now
@@ -67,7 +68,8 @@ class JobExecutor:
         now = utcnow_iso()
         if not store.update(JobRecord, job_id, {"status": "running", "started_at": now,
                                                 "heartbeat_at": now, "message": "started",
-                                                "attempts": job.attempts + 1},
+                                                "attempts": job.attempts + 1,
+                                                "worker": self.service.worker_id},
                             expect={"status": "queued", "cancel_requested": False}):
             return  # cancelled, or another worker took it
         job = store.get(JobRecord, job_id)
@@ -108,16 +110,31 @@ class JobExecutor:
         if applied:
             self.service.metrics.jobs.labels(job.kind, status).inc()
 
-    def mark_interrupted(self, job: JobRecord) -> None:
-        """A job whose worker vanished: failed, resumable through POST /v1/jobs/{id}/retry."""
-        error = {"code": "job_interrupted", "resumable": True,
-                 "message": "the service stopped while this job ran; POST "
-                            f"/v1/jobs/{job.id}/retry to run it again"}
-        if self.service.store.update(JobRecord, job.id, {
-            "status": "failed", "finished_at": utcnow_iso(), "error": error,
-            "message": "interrupted by a restart",
-        }, expect={"status": "running"}):
-            self.cleanup(job, "failed", error)
+    def end_orphan(self, job: JobRecord, status: str) -> bool:
+        """End a running job whose worker vanished: `failed` and resumable through POST
+        /v1/jobs/{id}/retry, or `cancelled` when a cancel was asked for. Conditional on
+        the heartbeat the caller saw, so a job whose worker just stamped it is left alone."""
+        if status == "cancelled":
+            changes: dict[str, Any] = {"status": "cancelled", "message": "cancelled",
+                                       "error": None}
+            error = None
+        else:
+            error = {"code": "job_interrupted", "resumable": True,
+                     "message": "the process running this job stopped (a crash or restart); "
+                                f"POST /v1/jobs/{job.id}/retry to run it again"}
+            changes = {"status": "failed", "error": error,
+                       "message": "interrupted: its worker stopped"}
+        changes["finished_at"] = utcnow_iso()
+        if not self.service.store.update(JobRecord, job.id, changes, expect={
+                "status": "running", "heartbeat_at": job.heartbeat_at}):
+            return False
+        self.cleanup(job, status, error)
+        self.service.metrics.jobs.labels(job.kind, status).inc()
+        return True
+
+    def mark_interrupted(self, job: JobRecord) -> bool:
+        """A job whose worker vanished: failed, resumable (see `end_orphan`)."""
+        return self.end_orphan(job, "failed")
 
     def cleanup(self, job: JobRecord, status: str, error: dict | None = None) -> None:
         """Undo what a job that did not succeed may have half-written."""
@@ -171,7 +188,7 @@ class JobExecutor:
         started = time.perf_counter()
         fitted = engine.fit(model.synthesizer, tables, version.parameters, progress)
         fit_seconds = time.perf_counter() - started
-        progress(0.97, "saving model")
+        progress(0.97, "saving model", force=True)  # a cancel stops here, before storing
         data = engine.dumps(fitted.model)
         key, tag = service.models.save(version, data)
         store.update(ModelVersionRecord, version.id, {
@@ -238,6 +255,11 @@ class JobExecutor:
             written = sum(len(f) for f in tables.values())
         else:
             size = service.storage.put_stream(key, encode(artifact.format, frames()))
+        try:
+            progress(0.99, "stored", force=True)  # cancelled meanwhile: do not publish it
+        except JobCancelled:
+            service.storage.delete(key)
+            raise
         store.update(ArtifactRecord, artifact.id, {
             "status": "ready", "storage_key": key, "size_bytes": size, "num_rows": written})
         return {"sample_id": artifact.id, "rows": written, "size_bytes": size,
@@ -261,6 +283,7 @@ class JobExecutor:
         summary, files = build_report(engine, fitted, real, version.sdv_metadata,
                                       synthesizer=model.synthesizer,
                                       num_rows=artifact.num_rows or None, progress=progress)
+        progress(0.95, "storing", force=True)
         prefix = report_prefix(model.id, version.version, artifact.id)
         for name, data in files.items():
             service.storage.put_bytes(f"{prefix}/{name}", data)

@@ -70,7 +70,7 @@ def test_invalid_key_requests_are_422(env):
     assert bad_scope.status_code == 422
     bad_owner = env.client.post("/v1/keys", headers=auth(env.admin),
                                 json={"scope": "read", "owner": "Not Valid!"})
-    assert bad_owner.status_code == 422 and bad_owner.json()["code"] == "invalid_key_request"
+    assert bad_owner.status_code == 422 and bad_owner.json()["code"] == "invalid_request"
 
 
 def test_keys_are_stored_only_as_salted_peppered_hashes(env):
