@@ -666,6 +666,8 @@ class _JsonSource(_TextSource):
         for key, bucket in texts.items():
             if bucket:
                 self.checks.strings(key, pa.array(bucket, pa.string()))
+        if rows == 0:
+            self.checks.final(rows, {})
         names = self.checks.header(list(columns))
         self.checks.final(rows, {name: c.non_null for name, c in columns.items()})
         schema = pa.schema([(name, columns[name].arrow_type(name)) for name in names])

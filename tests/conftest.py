@@ -65,3 +65,180 @@ def run_checkov(path: Path, *, framework: str, config: Path) -> dict[str, Any]:
     if isinstance(data, list):  # one entry per framework
         data = data[0] if data else {}
     return data
+
+
+# PostgreSQL and Redis for the service tests. A running server on the usual loopback port
+# is used as it is (CI's machines run both); otherwise one is started from the
+# distribution's server binaries in a temporary directory on a free loopback port. With
+# neither, the session stops at once naming what to install: these tests are never
+# skipped (CI=true or not).
+
+_PG_INSTALL = ("PostgreSQL is not running on 127.0.0.1:5432 and its server binaries "
+               "(initdb, postgres) are not installed: install them (Debian/Ubuntu: "
+               "`apt-get install postgresql`, macOS: `brew install postgresql`) or set "
+               "SYNTH_TEST_POSTGRES_URL")
+_REDIS_INSTALL = ("Redis is not running on 127.0.0.1:6379 and `redis-server` is not "
+                  "installed: install it (Debian/Ubuntu: `apt-get install redis-server`, "
+                  "macOS: `brew install redis`) or set SYNTH_TEST_REDIS_URL")
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def postgres_binaries() -> Path | None:
+    """The directory holding `initdb` and `postgres` (PATH, then Debian's layout)."""
+    for name in ("initdb",):
+        found = shutil.which(name)
+        if found and (Path(found).parent / "postgres").exists():
+            return Path(found).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for directory in candidates:
+        if (directory / "initdb").exists() and (directory / "postgres").exists():
+            return directory
+    return None
+
+
+def _as_postgres_user():
+    """initdb and postgres refuse to run as root: run them as `postgres` when root."""
+    import pwd
+
+    if os.geteuid() != 0:
+        return None, None
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        user = pwd.getpwnam("nobody")
+
+    def demote() -> None:
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+
+    return demote, user
+
+
+def start_postgres(directory: Path) -> tuple[str, subprocess.Popen]:
+    """A private PostgreSQL (trust auth, database `test`) on a free loopback port."""
+    binaries = postgres_binaries()
+    if binaries is None:
+        raise FileNotFoundError(_PG_INSTALL)
+    demote, user = _as_postgres_user()
+    data = directory / "data"
+    data.mkdir(parents=True)
+    if user is not None:
+        os.chown(directory, user.pw_uid, user.pw_gid)
+        os.chown(data, user.pw_uid, user.pw_gid)
+    log = directory / "postgres.log"
+    subprocess.run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
+                   capture_output=True, preexec_fn=demote, timeout=120)
+    port = free_port()
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-k", str(directory),
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        stdout=handle, stderr=subprocess.STDOUT, preexec_fn=demote, start_new_session=True)
+    _wait_for(port, process, log)
+    import psycopg
+
+    for _attempt in range(50):
+        try:
+            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres",
+                                 autocommit=True) as conn:
+                conn.execute("CREATE DATABASE test")
+            break
+        except psycopg.OperationalError:  # still starting up
+            import time
+
+            time.sleep(0.1)
+    return f"postgresql://postgres@127.0.0.1:{port}/test", process
+
+
+def start_redis(directory: Path) -> tuple[str, subprocess.Popen]:
+    """A private Redis (no persistence) on a free loopback port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError(_REDIS_INSTALL)
+    port = free_port()
+    log = directory / "redis.log"
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(directory)], stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    _wait_for(port, process, log)
+    return f"redis://127.0.0.1:{port}/0", process
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """End a server this session started (its process group, nothing else)."""
+    import signal
+
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """Base URL of a PostgreSQL database (`.../test`) with trust auth on loopback."""
+    if os.environ.get("SYNTH_TEST_POSTGRES_URL"):
+        yield os.environ["SYNTH_TEST_POSTGRES_URL"]
+        return
+    if port_open(5432):
+        yield "postgresql://postgres@127.0.0.1:5432/test"
+        return
+    try:
+        url, process = start_postgres(tmp_path_factory.mktemp("postgres"))
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield url
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """URL of a Redis database on loopback."""
+    if os.environ.get("SYNTH_TEST_REDIS_URL"):
+        yield os.environ["SYNTH_TEST_REDIS_URL"]
+        return
+    if port_open(6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    try:
+        url, process = start_redis(tmp_path_factory.mktemp("redis"))
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield url
+    finally:
+        stop_server(process)

@@ -15,13 +15,11 @@ from synthdata_service.backends.storage import ObjectNotFound
 
 from .conftest import Env, auth, csv_bytes, make_settings, wait_job
 
-PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
-
 
 @pytest.fixture
-def pg_url():
+def pg_url(postgres_url):
     schema = f"synth_test_{uuid.uuid4().hex[:12]}"
-    url = f"{PG_BASE}?schema={schema}"
+    url = f"{postgres_url}?schema={schema}"
     yield url
     store = open_metadata(url)
     store.drop_schema()
@@ -35,7 +33,8 @@ def store(request, tmp_path):
         yield backend
         backend.close()
     else:
-        url = f"{PG_BASE}?schema=synth_test_{uuid.uuid4().hex[:12]}"
+        base = request.getfixturevalue("postgres_url")
+        url = f"{base}?schema=synth_test_{uuid.uuid4().hex[:12]}"
         backend = open_metadata(url)
         backend.migrate()
         yield backend

@@ -152,7 +152,8 @@ def test_demo_runs_the_whole_loop(tmp_path, capsys):
     assert "service stopped" in printed
 
 
-def test_keys_create_bootstraps_a_deployment_from_the_contract_variables(tmp_path, monkeypatch):
+def test_keys_create_bootstraps_a_deployment_from_the_contract_variables(tmp_path, monkeypatch,
+                                                                         postgres_url):
     """Without --data-dir, the key goes into the metadata store the contract names
     (here PostgreSQL, with the pepper from an environment variable), and the service
     configured the same way accepts it."""
@@ -167,7 +168,7 @@ def test_keys_create_bootstraps_a_deployment_from_the_contract_variables(tmp_pat
 
     schema = f"synth_test_{uuid.uuid4().hex[:12]}"
     values = {
-        contract.METADATA_URL: f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}",
+        contract.METADATA_URL: f"{postgres_url}?schema={schema}",
         contract.STORAGE_URL: (tmp_path / "objects").as_uri(),
         contract.API_KEYS_SECRET: "env://SYNTH_TEST_PEPPER",
         "SYNTH_TEST_PEPPER": "p" * 40,

@@ -11,7 +11,6 @@ from synthdata_service.ratelimit import MemoryRateLimiter, RedisRateLimiter, ope
 
 from .conftest import Env, auth, make_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class _Clock:
@@ -36,16 +35,16 @@ def test_memory_bucket_allows_the_burst_then_refills_at_the_rate():
 
 
 @pytest.fixture
-def redis_prefix():
+def redis_prefix(redis_url):
     prefix = f"synth-test:{uuid.uuid4().hex}:"
     yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
 
 
-def test_redis_bucket_is_shared_between_replicas(redis_prefix):
-    url = f"{REDIS_URL}?prefix={redis_prefix}"
+def test_redis_bucket_is_shared_between_replicas(redis_url, redis_prefix):
+    url = f"{redis_url}?prefix={redis_prefix}"
     replica_a = open_rate_limiter(url, rate=0.01, burst=4)
     replica_b = open_rate_limiter(url, rate=0.01, burst=4)
     assert isinstance(replica_a, RedisRateLimiter) and replica_a.prefix == redis_prefix
@@ -58,9 +57,9 @@ def test_redis_bucket_is_shared_between_replicas(redis_prefix):
     assert not refused.allowed and refused.retry_after > 10
 
 
-def test_the_api_answers_429_with_retry_after_per_key(tmp_path, redis_prefix):
+def test_the_api_answers_429_with_retry_after_per_key(tmp_path, redis_url, redis_prefix):
     env = Env(make_settings(tmp_path, rate_limit_per_second=0.5, rate_limit_burst=3,
-                            rate_limit_url=f"{REDIS_URL}?prefix={redis_prefix}"))
+                            rate_limit_url=f"{redis_url}?prefix={redis_prefix}"))
     try:
         statuses = [env.client.get("/v1/datasets", headers=auth(env.reader)).status_code
                     for _ in range(4)]
