@@ -25,11 +25,12 @@ import json
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from ..errors import ServiceUnavailable
+from ..errors import BackendUnavailable, ServiceUnavailable, backend_unavailable
 from .metadata import DuplicateRecord, MetadataStore, Record
 
 __all__ = ["FirestoreMetadataStore", "SCHEMA_VERSION", "UNIQUE_KEYS"]
@@ -50,11 +51,28 @@ _MAX_ATTEMPTS = 50
 _PING_TIMEOUT_SECONDS = 5.0
 
 
+@contextmanager
+def _firestore_errors() -> Iterator[None]:
+    """An unreachable or overloaded Firestore is a 503 with Retry-After."""
+    from google.api_core import exceptions as api
+
+    try:
+        yield
+    except BackendUnavailable:
+        raise
+    except (api.ServiceUnavailable, api.RetryError, api.DeadlineExceeded,
+            api.InternalServerError, api.ResourceExhausted, api.Aborted, api.Unknown) as exc:
+        raise backend_unavailable("Firestore", exc) from exc
+
+
 class FirestoreMetadataStore(MetadataStore):
-    """Records as Firestore documents; thread-safe (the client is)."""
+    """Records as Firestore documents; thread-safe (the client is). `timeout` (seconds
+    per call) and `retry_seconds` (how long transient errors are retried) bound how long
+    an outage holds a request before it is answered 503."""
 
     def __init__(self, database: str = "(default)", *, project: str | None = None,
-                 client: Any = None) -> None:
+                 client: Any = None, timeout: float = 10.0,
+                 retry_seconds: float = 15.0) -> None:
         if client is None:
             from google.cloud import firestore
 
@@ -69,10 +87,17 @@ class FirestoreMetadataStore(MetadataStore):
         self.database = database
         self.project = client.project
         self.url = f"firestore://{database}"
+        from google.api_core.retry import Retry, if_transient_error
+
+        self._call = {"timeout": timeout,
+                      "retry": Retry(predicate=if_transient_error, timeout=retry_seconds)}
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> FirestoreMetadataStore:
         parts = urlsplit(url)
+        for name, value in parse_qsl(parts.query):
+            if name in ("timeout", "retry_seconds"):
+                kwargs.setdefault(name, float(value))
         if parts.path.strip("/"):
             raise ValueError(f"{url!r}: expected firestore://<database-id> (the project comes "
                              "from GOOGLE_CLOUD_PROJECT or the credentials)")
@@ -128,19 +153,22 @@ class FirestoreMetadataStore(MetadataStore):
         from .._util import utcnow_iso
 
         try:
-            self.client.collection(_META).document("schema").create(
-                {"version": SCHEMA_VERSION, "applied_at": utcnow_iso()})
+            with _firestore_errors():
+                self.client.collection(_META).document("schema").create(
+                    {"version": SCHEMA_VERSION, "applied_at": utcnow_iso()}, **self._call)
         except AlreadyExists:
             pass  # another replica (or an earlier start) recorded it
         return SCHEMA_VERSION
 
     def schema_version(self) -> int:
-        snapshot = self.client.collection(_META).document("schema").get()
+        with _firestore_errors():
+            snapshot = self.client.collection(_META).document("schema").get(**self._call)
         return int(snapshot.get("version")) if snapshot.exists else 0
 
     def ping(self) -> None:
-        self.client.collection(_META).document("schema").get(
-            retry=None, timeout=_PING_TIMEOUT_SECONDS)
+        with _firestore_errors():
+            self.client.collection(_META).document("schema").get(
+                retry=None, timeout=_PING_TIMEOUT_SECONDS)
 
     def insert(self, record: Record) -> None:
         from google.api_core.exceptions import AlreadyExists
@@ -153,12 +181,14 @@ class FirestoreMetadataStore(MetadataStore):
         for guard in self._guards(cls, data):
             batch.create(guard, {"kind": cls.KIND, "id": record.id})
         try:
-            batch.commit()
+            with _firestore_errors():
+                batch.commit(**self._call)
         except AlreadyExists as exc:
             raise DuplicateRecord(f"{cls.KIND}/{record.id}") from exc
 
     def get(self, cls: type[R], record_id: str) -> R | None:
-        snapshot = self._doc(cls, record_id).get()
+        with _firestore_errors():
+            snapshot = self._doc(cls, record_id).get(**self._call)
         return self._decode(cls, snapshot.to_dict()) if snapshot.exists else None
 
     def query(self, cls: type[R], where: Mapping[str, Any] | None = None, *,
@@ -189,7 +219,9 @@ class FirestoreMetadataStore(MetadataStore):
             query = query.order_by(order_by, direction=direction)
         if limit is not None and not order_here:
             query = query.limit(int(limit))
-        records = [self._decode(cls, snapshot.to_dict()) for snapshot in query.stream()]
+        with _firestore_errors():
+            records = [self._decode(cls, snapshot.to_dict())
+                       for snapshot in query.stream(**self._call)]
         if order_here:
             records.sort(key=lambda r: r.id)
             records.sort(key=lambda r: _sort_key(getattr(r, order_by)), reverse=descending)
@@ -209,7 +241,8 @@ class FirestoreMetadataStore(MetadataStore):
         encoded = {name: self._encode(cls, name, value) for name, value in changes.items()}
         ref = self._doc(cls, record_id)
         for attempt in range(_MAX_ATTEMPTS):
-            snapshot = ref.get()
+            with _firestore_errors():
+                snapshot = ref.get(**self._call)
             if not snapshot.exists:
                 return False
             current = snapshot.to_dict()
@@ -225,7 +258,8 @@ class FirestoreMetadataStore(MetadataStore):
                     batch.delete(old)
                     batch.create(new, {"kind": cls.KIND, "id": record_id})
             try:
-                batch.commit()
+                with _firestore_errors():
+                    batch.commit(**self._call)
                 return True
             except (FailedPrecondition, NotFound):
                 self._backoff(attempt)  # written or deleted since we read it: look again
@@ -239,7 +273,8 @@ class FirestoreMetadataStore(MetadataStore):
 
         ref = self._doc(cls, record_id)
         for attempt in range(_MAX_ATTEMPTS):
-            snapshot = ref.get()
+            with _firestore_errors():
+                snapshot = ref.get(**self._call)
             if not snapshot.exists:
                 return False
             batch = self.client.batch()
@@ -248,7 +283,8 @@ class FirestoreMetadataStore(MetadataStore):
             for guard in self._guards(cls, snapshot.to_dict()):
                 batch.delete(guard)
             try:
-                batch.commit()
+                with _firestore_errors():
+                    batch.commit(**self._call)
                 return True
             except (FailedPrecondition, NotFound):
                 self._backoff(attempt)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from ..errors import ServiceUnavailable
+from ..errors import BackendUnavailable, backend_unavailable
 from .storage import ObjectNotFound, Storage, check_key
 
 __all__ = ["GcsStorage"]
@@ -32,11 +33,32 @@ DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 _MAX_SIGNED_URL_SECONDS = 7 * 24 * 3600  # V4 signatures cannot outlive a week
 
 
+@contextmanager
+def _gcs_errors() -> Iterator[None]:
+    """An unreachable or failing Cloud Storage is a 503 with Retry-After."""
+    import requests
+    from google.api_core import exceptions as api
+    from google.auth.exceptions import TransportError
+
+    try:
+        yield
+    except BackendUnavailable:
+        raise
+    except (requests.ConnectionError, requests.Timeout, TransportError, api.RetryError,
+            api.ServiceUnavailable, api.InternalServerError, api.TooManyRequests,
+            api.GatewayTimeout, api.BadGateway, api.DeadlineExceeded, ConnectionError,
+            TimeoutError) as exc:
+        raise backend_unavailable("Cloud Storage", exc) from exc
+
+
 class GcsStorage(Storage):
-    """Objects under `gs://<bucket>/<prefix>/`; keys are the service's relative paths."""
+    """Objects under `gs://<bucket>/<prefix>/`; keys are the service's relative paths.
+    `?timeout=` (seconds per HTTP call, default 30) and `?retry_seconds=` (how long
+    transient failures are retried, default 20) bound how long an outage holds a request."""
 
     def __init__(self, bucket: str, prefix: str = "", *, client: Any = None,
-                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, timeout: float = 30.0,
+                 retry_seconds: float = 20.0) -> None:
         if not bucket:
             raise ValueError("gs:// storage needs a bucket: gs://<bucket>[/<prefix>]")
         if prefix:
@@ -52,10 +74,16 @@ class GcsStorage(Storage):
         self.url = f"gs://{bucket}/{prefix}" if prefix else f"gs://{bucket}"
         self._signing_lock = threading.Lock()
         self._signing_failed = False
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        self._call = {"timeout": timeout, "retry": DEFAULT_RETRY.with_timeout(retry_seconds)}
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> GcsStorage:
         parts = urlsplit(url)
+        for name, value in parse_qsl(parts.query):
+            if name in ("timeout", "retry_seconds"):
+                kwargs.setdefault(name, float(value))
         return cls(parts.netloc, parts.path.strip("/"), **kwargs)
 
     def _name(self, key: str) -> str:
@@ -66,15 +94,17 @@ class GcsStorage(Storage):
         return name[len(self.prefix) + 1:] if self.prefix else name
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        self.bucket.blob(self._name(key)).upload_from_string(
-            data, content_type="application/octet-stream")
+        with _gcs_errors():
+            self.bucket.blob(self._name(key)).upload_from_string(
+                data, content_type="application/octet-stream", **self._call)
 
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         blob = self.bucket.blob(self._name(key), chunk_size=self.chunk_size)
         size = 0
         # BlobWriter's __exit__ cancels the resumable session when the body raises, so a
         # failed producer leaves nothing behind; only a clean exit finalizes the object.
-        with blob.open("wb", content_type="application/octet-stream") as writer:
+        with _gcs_errors(), blob.open("wb", content_type="application/octet-stream",
+                                      retry=self._call["retry"]) as writer:
             for chunk in chunks:
                 writer.write(chunk)
                 size += len(chunk)
@@ -84,22 +114,26 @@ class GcsStorage(Storage):
         from google.api_core.exceptions import NotFound
 
         try:
-            return self.bucket.blob(self._name(key)).download_as_bytes()
+            with _gcs_errors():
+                return self.bucket.blob(self._name(key)).download_as_bytes(**self._call)
         except NotFound:
             raise ObjectNotFound(key) from None
 
     def open_read(self, key: str) -> BinaryIO:
-        blob = self.bucket.get_blob(self._name(key))
-        if blob is None:
-            raise ObjectNotFound(key)
-        return blob.open("rb", chunk_size=self.chunk_size,
-                         if_generation_match=blob.generation)
+        with _gcs_errors():
+            blob = self.bucket.get_blob(self._name(key), **self._call)
+            if blob is None:
+                raise ObjectNotFound(key)
+            return blob.open("rb", chunk_size=self.chunk_size,
+                             if_generation_match=blob.generation, retry=self._call["retry"])
 
     def exists(self, key: str) -> bool:
-        return self.bucket.blob(self._name(key)).exists()
+        with _gcs_errors():
+            return self.bucket.blob(self._name(key)).exists(**self._call)
 
     def size(self, key: str) -> int:
-        blob = self.bucket.get_blob(self._name(key))
+        with _gcs_errors():
+            blob = self.bucket.get_blob(self._name(key), **self._call)
         if blob is None:
             raise ObjectNotFound(key)
         return int(blob.size)
@@ -108,7 +142,8 @@ class GcsStorage(Storage):
         from google.api_core.exceptions import NotFound
 
         try:
-            self.bucket.blob(self._name(key)).delete()
+            with _gcs_errors():
+                self.bucket.blob(self._name(key)).delete(**self._call)
         except NotFound:
             pass
 
@@ -116,12 +151,14 @@ class GcsStorage(Storage):
         from google.api_core.exceptions import NotFound
 
         count = 0
-        for blob in self.client.list_blobs(self.bucket, prefix=self._name(prefix) + "/"):
-            try:
-                blob.delete()
-                count += 1
-            except NotFound:
-                pass  # deleted concurrently: gone either way
+        with _gcs_errors():
+            for blob in self.client.list_blobs(self.bucket, prefix=self._name(prefix) + "/",
+                                               **self._call):
+                try:
+                    blob.delete(**self._call)
+                    count += 1
+                except NotFound:
+                    pass  # deleted concurrently: gone either way
         return count
 
     def list_keys(self, prefix: str = "") -> list[str]:
@@ -129,8 +166,9 @@ class GcsStorage(Storage):
             search = self._name(prefix) + "/"
         else:
             search = f"{self.prefix}/" if self.prefix else None
-        return sorted(self._key(blob.name)
-                      for blob in self.client.list_blobs(self.bucket, prefix=search))
+        with _gcs_errors():
+            return sorted(self._key(blob.name) for blob in
+                          self.client.list_blobs(self.bucket, prefix=search, **self._call))
 
     def signed_url(self, key: str, expires_in: int, *, filename: str | None = None) -> str | None:
         """A V4 signed GET URL, or None when these credentials cannot sign.
@@ -181,9 +219,11 @@ class GcsStorage(Storage):
 
         probe = self._name(".readyz")
         try:
-            blob = self.bucket.blob(probe)
-            blob.upload_from_string(b"ok")
-            blob.delete()
+            with _gcs_errors():
+                blob = self.bucket.blob(probe)
+                blob.upload_from_string(b"ok", **self._call)
+                blob.delete(**self._call)
         except GoogleAPIError as exc:
-            raise ServiceUnavailable(f"cannot write to {self.url}: {exc}",
-                                     code="storage_unavailable") from exc
+            raise BackendUnavailable(f"cannot write to {self.url}: {exc}",
+                                     code="storage_unavailable",
+                                     backend="Cloud Storage") from exc

@@ -12,7 +12,6 @@ from synthdata_service.ratelimit import MemoryRateLimiter, RedisRateLimiter, ope
 from .conftest import Env, auth, make_settings
 
 
-
 class _Clock:
     def __init__(self) -> None:
         self.now = 100.0
