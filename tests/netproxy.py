@@ -2,10 +2,10 @@
 backend (PostgreSQL, Redis, moto, the GCS or Firestore emulator), then cut it.
 
 * `cut()` closes every open connection and refuses new ones (the backend is "down");
-  `restore()` lets connections through again.
-* `drop_after_request()` arms a one-shot fault: the next bytes the client sends are
-  delivered to the backend, then both sides are closed before any answer comes back
-  (the backend did the work; the client cannot know).
+  `restore()` lets connections through again; `reset()` only closes the open ones.
+* `drop_after_request(match)` arms a one-shot fault: the next client bytes containing
+  `match` are delivered to the backend, then both sides are closed before any answer
+  comes back (the backend did the work; the client cannot know).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Proxy:
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._down = threading.Event()
         self._drop_armed = threading.Event()
+        self._drop_match = b""
         self.dropped = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="netproxy", daemon=True)
@@ -41,6 +42,10 @@ class Proxy:
 
     def cut(self) -> None:
         self._down.set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Close every open connection (new ones still go through)."""
         with self._lock:
             pairs, self._pairs = self._pairs, []
         for pair in pairs:
@@ -50,8 +55,9 @@ class Proxy:
     def restore(self) -> None:
         self._down.clear()
 
-    def drop_after_request(self) -> None:
+    def drop_after_request(self, match: bytes = b"") -> None:
         self.dropped.clear()
+        self._drop_match = match
         self._drop_armed.set()
 
     def close(self) -> None:
@@ -100,7 +106,7 @@ class Proxy:
                         return
                     if sock is client:
                         upstream.sendall(data)
-                        if self._drop_armed.is_set():
+                        if self._drop_armed.is_set() and self._drop_match in data:
                             self._drop_armed.clear()
                             # Give the backend time to act on it, then vanish.
                             upstream.settimeout(2)

@@ -10,7 +10,9 @@ a 503 with Retry-After once `connect_timeout` / `pool_timeout` pass.
 
 URL parameters, all optional: `schema` (created if missing: tests use a unique one per
 run, deployments may share a database between platforms), `pool_min` (1), `pool_max`
-(10), `pool_timeout` (seconds to wait for a connection, 5), `connect_timeout` (3); any
+(10), `pool_timeout` (seconds to wait for a connection, 5), `connect_timeout` (3),
+`reconnect_timeout` (how long the pool keeps retrying one lost connection with backoff
+before starting afresh, 10: short, so service resumes soon after an outage ends); any
 other parameter is passed to libpq (`sslmode=require`, ...).
 """
 
@@ -39,7 +41,7 @@ class PostgresMetadataStore(SqlMetadataStore):
 
     def __init__(self, dsn: str, schema: str | None = None, *, pool_min: int = 1,
                  pool_max: int = 10, pool_timeout: float = 5.0,
-                 connect_timeout: float = 3.0) -> None:
+                 connect_timeout: float = 3.0, reconnect_timeout: float = 10.0) -> None:
         super().__init__()
         if schema is not None and not _SCHEMA_RE.match(schema):
             raise ValueError(f"invalid schema name {schema!r}")
@@ -53,7 +55,7 @@ class PostgresMetadataStore(SqlMetadataStore):
             dsn, min_size=pool_min, max_size=max(pool_min, pool_max), open=False,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(connect_timeout))},
             configure=self._configure, check=ConnectionPool.check_connection,
-            timeout=pool_timeout, name="synth-metadata")
+            timeout=pool_timeout, reconnect_timeout=reconnect_timeout, name="synth-metadata")
         self._pool.open(wait=False)
         self._schema_ready = schema is None
 
@@ -64,7 +66,7 @@ class PostgresMetadataStore(SqlMetadataStore):
         schema = query.pop("schema", None)
         options = {}
         for name, kind in (("pool_min", int), ("pool_max", int), ("pool_timeout", float),
-                           ("connect_timeout", float)):
+                           ("connect_timeout", float), ("reconnect_timeout", float)):
             if name in query:
                 options[name] = kind(query.pop(name))
         dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
