@@ -116,18 +116,20 @@ def test_without_ecs_parameters_everything_goes_to_the_queue(local_aws, prefix, 
         service.close()
 
 
-def test_a_job_that_cannot_be_dispatched_fails_as_retryable(local_aws, prefix, tmp_path):
+def test_a_job_that_cannot_be_dispatched_is_a_503_for_the_request_that_made_it(
+        local_aws, prefix, tmp_path):
+    from synthdata_service.errors import BackendUnavailable
+
     queues = make_queues(local_aws, ecs=False)
     local_aws.client("sqs").delete_queue(QueueUrl=queues.url)
     service = Service(settings_for(contract_env(local_aws, queues, prefix), tmp_path),
                       start_runner=False)
     try:
         job = _train_job(service.store, synthesizer="gaussian_copula", rows=10, columns=2)
-        service.runner.submit(job.id)  # never raises into the request that queued the job
-        stored = service.store.get(JobRecord, job.id)
-        assert stored.status == "failed"
-        assert stored.error["code"] == "job_dispatch_failed" and stored.error["resumable"]
-        assert f"/v1/jobs/{job.id}/retry" in stored.error["message"]
+        with pytest.raises(BackendUnavailable) as refused:
+            service.runner.submit(job.id)
+        assert refused.value.status == 503 and refused.value.headers["Retry-After"]
+        assert service.store.get(JobRecord, job.id).status == "queued"  # the caller undoes it
     finally:
         service.close()
 
