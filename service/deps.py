@@ -24,6 +24,7 @@ from .backends.metadata import ApiKeyRecord
 from .core import Service
 from .errors import Forbidden, RateLimited, ServiceUnavailable, Unauthorized
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import fingerprint
 from .keys import key_id_of, scope_allows
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "bearer",
     "get_service",
     "idempotency_header",
+    "once",
     "request_id",
     "require",
     "run_idempotent",
@@ -176,6 +178,20 @@ async def run_idempotent(request: Request, service: Service, actor: ApiKeyRecord
     await run_in_threadpool(lambda: keys.complete(claim, status=status, body=body,
                                                   headers=extra))
     return JSONResponse(body, status_code=status, headers=extra)
+
+
+async def once(request: Request, service: Service, actor: ApiKeyRecord, key: str | None,
+               body: Any, compute: Callable[[], Any], *, status: int,
+               headers: Callable[[Any], dict[str, str]] | None = None) -> JSONResponse:
+    """Run a JSON endpoint's work, through `run_idempotent` when the caller sent an
+    `Idempotency-Key` (the fingerprint is the path and the parsed body)."""
+    if key is None:
+        out = await run_in_threadpool(compute)
+        return JSONResponse(out, status_code=status, headers=headers(out) if headers else None)
+    parsed = body.model_dump(mode="json") if hasattr(body, "model_dump") else body
+    digest = fingerprint(request.method, request.url.path, parsed)
+    return await run_idempotent(request, service, actor, key, digest, compute, status=status,
+                                headers=headers)
 
 
 def idempotency_header():

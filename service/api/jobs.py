@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from ..backends.metadata import ApiKeyRecord, JobRecord
 from ..core import Service
-from ..deps import get_service, request_id, require
+from ..deps import get_service, idempotency_header, once, request_id, require
 from ..schemas import JobOut
 
 __all__ = ["job_out", "router"]
@@ -46,6 +46,12 @@ def cancel_job(job_id: str, request: Request, actor: ApiKeyRecord = Depends(requ
 
 @router.post("/{job_id}/retry", response_model=JobOut, status_code=202,
              summary="Run a failed, interrupted or cancelled job again")
-def retry_job(job_id: str, request: Request, actor: ApiKeyRecord = Depends(require("write")),
-              service: Service = Depends(get_service)):
-    return job_out(service.retry_job(actor, job_id, request_id=request_id(request)))
+async def retry_job(job_id: str, request: Request,
+                    idempotency_key: str | None = idempotency_header(),
+                    actor: ApiKeyRecord = Depends(require("write")),
+                    service: Service = Depends(get_service)):
+    def retry() -> dict:
+        return job_out(service.retry_job(actor, job_id,
+                                         request_id=request_id(request))).model_dump()
+
+    return await once(request, service, actor, idempotency_key, None, retry, status=202)

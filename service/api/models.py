@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ..backends.metadata import ApiKeyRecord, ModelRecord, ModelVersionRecord
 from ..core import Service
-from ..deps import get_service, request_id, require
+from ..deps import get_service, idempotency_header, once, request_id, require
 from ..engines import load_engines
 from ..schemas import (
     MAX_VERSION,
@@ -59,14 +59,19 @@ def list_synthesizers(actor: ApiKeyRecord = Depends(require("read")),
 
 @router.post("", status_code=202, response_model=ModelCreated,
              summary="Train a synthesizer on a dataset (a background job)")
-def create_model(body: ModelCreate, request: Request,
-                 actor: ApiKeyRecord = Depends(require("write")),
-                 service: Service = Depends(get_service)):
-    model, version, job = service.create_model(
-        actor, dataset_id=body.dataset_id, synthesizer=body.synthesizer,
-        parameters=body.parameters, name=body.name, request_id=request_id(request))
-    out = model_out(service, model)
-    return ModelCreated(**out.model_dump(), job_id=job.id, version=version.version)
+async def create_model(body: ModelCreate, request: Request,
+                       idempotency_key: str | None = idempotency_header(),
+                       actor: ApiKeyRecord = Depends(require("write")),
+                       service: Service = Depends(get_service)):
+    def create() -> dict:
+        model, version, job = service.create_model(
+            actor, dataset_id=body.dataset_id, synthesizer=body.synthesizer,
+            parameters=body.parameters, name=body.name, request_id=request_id(request))
+        out = model_out(service, model)
+        return ModelCreated(**out.model_dump(), job_id=job.id,
+                            version=version.version).model_dump()
+
+    return await once(request, service, actor, idempotency_key, body, create, status=202)
 
 
 @router.get("", response_model=list[ModelOut], summary="List models")
@@ -100,12 +105,17 @@ def list_versions(model_id: str, actor: ApiKeyRecord = Depends(require("read")),
 
 @router.post("/{model_id}/versions", status_code=202, response_model=JobOut,
              summary="Train a new version (same or new parameters / dataset)")
-def create_version(model_id: str, body: VersionCreate, request: Request,
-                   actor: ApiKeyRecord = Depends(require("write")),
-                   service: Service = Depends(get_service)):
-    _version, job = service.retrain(actor, model_id, parameters=body.parameters,
-                                    dataset_id=body.dataset_id, request_id=request_id(request))
-    return job_out(job)
+async def create_version(model_id: str, body: VersionCreate, request: Request,
+                         idempotency_key: str | None = idempotency_header(),
+                         actor: ApiKeyRecord = Depends(require("write")),
+                         service: Service = Depends(get_service)):
+    def create() -> dict:
+        _version, job = service.retrain(actor, model_id, parameters=body.parameters,
+                                        dataset_id=body.dataset_id,
+                                        request_id=request_id(request))
+        return job_out(job).model_dump()
+
+    return await once(request, service, actor, idempotency_key, body, create, status=202)
 
 
 @router.get("/{model_id}/versions/{version}", response_model=VersionOut)

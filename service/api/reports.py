@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from ..backends.metadata import ApiKeyRecord, ArtifactRecord
 from ..backends.storage import ObjectNotFound
 from ..core import Service
-from ..deps import get_service, request_id, require
+from ..deps import get_service, idempotency_header, once, request_id, require
 from ..errors import NotFound
 from ..modelstore import report_prefix
 from ..schemas import ReportCreate, ReportOut
@@ -31,15 +31,21 @@ def report_out(artifact: ArtifactRecord) -> ReportOut:
 
 @router.post("", status_code=202, response_model=ReportOut,
              summary="Score the model's synthetic data against its dataset (a job)")
-def create_report(model_id: str, request: Request, body: ReportCreate | None = None,
-                  actor: ApiKeyRecord = Depends(require("write")),
-                  service: Service = Depends(get_service)):
+async def create_report(model_id: str, request: Request, body: ReportCreate | None = None,
+                        idempotency_key: str | None = idempotency_header(),
+                        actor: ApiKeyRecord = Depends(require("write")),
+                        service: Service = Depends(get_service)):
     body = body or ReportCreate()
-    artifact, job = service.create_report(actor, model_id, version=body.version,
-                                          num_rows=body.num_rows,
-                                          request_id=request_id(request))
-    return JSONResponse(report_out(artifact).model_dump(), status_code=202,
-                        headers={"Location": f"/v1/models/{model_id}/reports/{artifact.id}"})
+
+    def create() -> dict:
+        artifact, _job = service.create_report(actor, model_id, version=body.version,
+                                               num_rows=body.num_rows,
+                                               request_id=request_id(request))
+        return report_out(artifact).model_dump()
+
+    return await once(request, service, actor, idempotency_key, body, create, status=202,
+                      headers=lambda out: {
+                          "Location": f"/v1/models/{model_id}/reports/{out['id']}"})
 
 
 @router.get("", response_model=list[ReportOut])

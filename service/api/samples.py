@@ -14,9 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from ..backends.metadata import ApiKeyRecord, ArtifactRecord
 from ..backends.storage import ObjectNotFound
 from ..core import Service
-from ..deps import get_service, request_id, require
+from ..deps import get_service, idempotency_header, request_id, require
 from ..engines import sampler_path
 from ..errors import Forbidden, Gone, NotFound
+from ..idempotency import fingerprint
 from ..output import MEDIA_TYPES, encode, prefetch, to_records
 from ..schemas import SampleOut, SampleRequest
 from ..signing import sign_download, verify_download
@@ -63,20 +64,47 @@ def sample_out(request: Request, service: Service, artifact: ArtifactRecord) -> 
              responses={200: {"description": "Rows inline or streamed (json/csv/parquet)"},
                         202: {"model": SampleOut, "description": "A job writing a file"}})
 async def create_sample(model_id: str, body: SampleRequest, request: Request,
+                        idempotency_key: str | None = idempotency_header(),
                         actor: ApiKeyRecord = Depends(require("read")),
                         service: Service = Depends(get_service)):
     options = {"sequence_length": body.sequence_length} if body.sequence_length else {}
     if body.sampler != "auto":
         options["sampler"] = body.sampler
-    plan = await run_in_threadpool(lambda: service.plan_sample(
-        actor, model_id, num_rows=body.num_rows, seed=body.seed, fmt=body.format,
-        delivery=body.delivery, conditions=body.conditions, version=body.version,
-        table=body.table, options=options, request_id=request_id(request)))
+    claim = None
+    seed = body.seed
+    if idempotency_key is not None:
+        # A stored file (link) is answered from the first response; rows in the body are
+        # generated again from the first request's seed: the same rows, not stored twice.
+        digest = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+        claim = await run_in_threadpool(lambda: service.idempotency.begin(
+            actor.owner, idempotency_key, method="POST", path=request.url.path,
+            digest=digest))
+        first = claim.replay
+        if first is not None and "replay_seed" not in (first.get("body") or {}):
+            return JSONResponse(first["body"], status_code=first["status"],
+                                headers={**first["headers"], "Idempotent-Replayed": "true"})
+        if first is not None:
+            seed, claim = first["body"]["replay_seed"], None
+    try:
+        plan = await run_in_threadpool(lambda: service.plan_sample(
+            actor, model_id, num_rows=body.num_rows, seed=seed, fmt=body.format,
+            delivery=body.delivery, conditions=body.conditions, version=body.version,
+            table=body.table, options=options, request_id=request_id(request)))
+    except BaseException:
+        if claim is not None:
+            await run_in_threadpool(service.idempotency.release, claim)
+        raise
     headers = {"X-Synth-Seed": str(plan.seed), "X-Synth-Model-Version": str(plan.version.version)}
     if plan.delivery == "link":
-        out = sample_out(request, service, plan.artifact)
-        return JSONResponse(out.model_dump(), status_code=202, headers={
-            **headers, "Location": f"/v1/samples/{plan.artifact.id}"})
+        out = sample_out(request, service, plan.artifact).model_dump()
+        headers["Location"] = f"/v1/samples/{plan.artifact.id}"
+        if claim is not None:
+            await run_in_threadpool(lambda: service.idempotency.complete(
+                claim, status=202, body=out, headers=headers))
+        return JSONResponse(out, status_code=202, headers=headers)
+    if claim is not None:
+        await run_in_threadpool(lambda: service.idempotency.complete(
+            claim, status=200, body={"replay_seed": plan.seed}))
     media_type = MEDIA_TYPES[plan.fmt]
     if plan.delivery == "stream":
         headers["Content-Disposition"] = f'attachment; filename="{model_id}.{plan.fmt}"'
