@@ -434,7 +434,11 @@ class Service:
                    request_id: str | None = None) -> JobRecord:
         """Cancel a job: a queued one (or one whose worker is gone) at once; a running one
         is asked to stop and stops at its next step, before it stores anything."""
-        job = self.get_job(actor, job_id)
+        job = self.visible(actor, self.store.get(JobRecord, job_id), "job", job_id)
+        if job.status == "running" and self.is_orphaned(job) and \
+                self.executor.end_orphan(job, "cancelled"):  # its worker is gone
+            self.audit(actor, "job.cancel", "job", job.id, request_id=request_id)
+            return self.store.get(JobRecord, job.id)
         if job.status in TERMINAL:
             raise Conflict(f"the job already {job.status}", code="job_finished")
         if self.store.update(JobRecord, job.id, {"status": "cancelled", "finished_at":
