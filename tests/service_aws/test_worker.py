@@ -166,6 +166,31 @@ def test_an_interrupted_job_runs_again_on_redelivery(local_aws, prefix, tmp_path
         app.close()
 
 
+def test_a_cancelled_job_whose_lambda_died_is_cancelled_not_run_again(aws_app, diamonds,
+                                                                      train_calls):
+    created = _queue_training(aws_app, diamonds)
+    long_ago = (utcnow() - timedelta(minutes=20)).isoformat()
+    aws_app.worker.store.update(JobRecord, created["job_id"], {
+        "status": "running", "attempts": 1, "started_at": long_ago, "heartbeat_at": long_ago,
+        "cancel_requested": True})
+    assert process_message(aws_app.worker, created["job_id"]) == "cancelled"
+    job = _job(aws_app, created["job_id"])
+    assert job["status"] == "cancelled" and train_calls == []
+    assert aws_app.pump() == 1 and _job(aws_app, created["job_id"])["status"] == "cancelled"
+
+
+def test_each_worker_invocation_sweeps_orphaned_jobs(aws_app, diamonds):
+    created = _queue_training(aws_app, diamonds)
+    orphan = aws_app.worker.store.get(JobRecord, created["job_id"])
+    long_ago = (utcnow() - timedelta(minutes=20)).isoformat()
+    aws_app.worker.store.update(JobRecord, orphan.id, {
+        "status": "running", "started_at": long_ago, "heartbeat_at": long_ago})
+    aws_app.worker._last_sweep = 0.0
+    aws_worker.handler({"Records": []}, service=aws_app.worker)
+    stored = aws_app.worker.store.get(JobRecord, orphan.id)
+    assert stored.status == "failed" and stored.error["code"] == "job_interrupted"
+
+
 def test_a_malformed_message_is_dropped_not_retried(aws_app):
     event = {"Records": [{"messageId": "m1", "body": "{\"nope\": 1}", "attributes": {}}]}
     assert aws_worker.handler(event, None, service=aws_app.worker) == {"batchItemFailures": []}
