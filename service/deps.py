@@ -113,21 +113,9 @@ def authenticated(request: Request,
                            "creates keys with `synthctl keys create`", code="missing_api_key")
     token = credentials.credentials
     service = get_service(request)
-    client = _client_address(request)
-    failures = service.auth_failures.peek(client)
-    if not failures.allowed:
-        retry = max(1, math.ceil(failures.retry_after))
-        raise RateLimited(f"too many requests with invalid API keys from {client}; retry after "
-                          f"{retry} s", code="auth_rate_limited",
-                          headers={"Retry-After": str(retry)})
     actor = service.keys.verify(token)
     if actor is None:
-        service.auth_failures.take(client)
-        request.app.state.metrics.auth_failures.inc()
-        service.audit_auth_failure(key_id=key_id_of(token), client=client,
-                                   request_id=request_id(request), path=request.url.path)
-        raise Unauthorized("the API key is unknown, malformed or revoked",
-                           code="invalid_api_key")
+        _refuse_key(request, service, token)
     decision = service.limiter.take(actor.id)
     request.state.actor = actor
     request.state.rate_remaining = decision.remaining
@@ -141,6 +129,23 @@ def authenticated(request: Request,
     if last_used is None or utcnow() - last_used > _LAST_USED_EVERY:
         service.keys.touch(actor.id)
     return actor
+
+
+def _refuse_key(request: Request, service: Service, token: str) -> None:
+    """A key that did not verify: counted per client address, audited while that address
+    is under its failure limit, then answered 429 (so a flood of guesses cannot flood the
+    audit log). A valid key from the same address is never held back by this."""
+    client = _client_address(request)
+    request.app.state.metrics.auth_failures.inc()
+    failures = service.auth_failures.take(client)
+    if not failures.allowed:
+        retry = max(1, math.ceil(failures.retry_after))
+        raise RateLimited(f"too many requests with invalid API keys from {client}; retry "
+                          f"after {retry} s", code="auth_rate_limited",
+                          headers={"Retry-After": str(retry)})
+    service.audit_auth_failure(key_id=key_id_of(token), client=client,
+                               request_id=request_id(request), path=request.url.path)
+    raise Unauthorized("the API key is unknown, malformed or revoked", code="invalid_api_key")
 
 
 def require(scope: str) -> Callable[..., ApiKeyRecord]:

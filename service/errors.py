@@ -181,12 +181,20 @@ _HTTP_CODES = {
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route accepts at this request's path (Starlette's own 405 names
     only the first matching route's)."""
-    methods: set[str] = set()
-    for route in request.app.routes:
-        pattern = getattr(route, "path_regex", None)
-        if pattern is not None and pattern.match(request.url.path):
-            methods.update(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    from starlette.routing import Match
+
+    methods = []
+    for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"):
+        scope = {**request.scope, "method": method}
+        for route in request.app.routes:
+            try:
+                match, _child = route.matches(scope)
+            except Exception:  # noqa: BLE001 - a route that cannot judge this scope
+                continue
+            if match == Match.FULL:
+                methods.append(method)
+                break
+    return methods
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -38,10 +38,6 @@ class RateLimiter:
     def take(self, key: str) -> Decision:
         raise NotImplementedError
 
-    def peek(self, key: str) -> Decision:
-        """Whether `take` would be allowed now, without taking a token."""
-        raise NotImplementedError
-
     def ping(self) -> None:
         """Raise if the shared store is unreachable."""
 
@@ -54,29 +50,20 @@ class MemoryRateLimiter(RateLimiter):
         self._lock = threading.Lock()
 
     def take(self, key: str) -> Decision:
-        return self._draw(key, 1.0)
-
-    def peek(self, key: str) -> Decision:
-        return self._draw(key, 0.0)
-
-    def _draw(self, key: str, cost: float) -> Decision:
         with self._lock:
             now = self._clock()
             tokens, stamp = self._buckets.get(key, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
             if tokens >= 1.0:
-                if cost:
-                    self._buckets[key] = (tokens - cost, now)
-                return Decision(True, int(tokens - cost), 0.0)
-            if cost:
-                self._buckets[key] = (tokens, now)
+                self._buckets[key] = (tokens - 1.0, now)
+                return Decision(True, int(tokens - 1.0), 0.0)
+            self._buckets[key] = (tokens, now)
             return Decision(False, 0, (1.0 - tokens) / self.rate)
 
 
 _TAKE_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
@@ -85,11 +72,8 @@ local stamp = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
 local allowed = 0
 if tokens >= 1 then
-  tokens = tokens - cost
+  tokens = tokens - 1
   allowed = 1
-end
-if cost == 0 then
-  return {allowed, tostring(tokens)}
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
@@ -112,15 +96,9 @@ class RedisRateLimiter(RateLimiter):
         self.prefix = prefix
 
     def take(self, key: str) -> Decision:
-        return self._draw(key, 1)
-
-    def peek(self, key: str) -> Decision:
-        return self._draw(key, 0)
-
-    def _draw(self, key: str, cost: int) -> Decision:
         with _redis_errors():
             allowed, tokens = self._script(keys=[self.prefix + key],
-                                           args=[self.rate, self.burst, cost])
+                                           args=[self.rate, self.burst])
         tokens = float(tokens)
         if int(allowed):
             return Decision(True, int(math.floor(tokens)), 0.0)

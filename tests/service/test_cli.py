@@ -210,3 +210,22 @@ def test_the_asgi_module_serves_under_plain_uvicorn(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_serve_with_a_data_dir_still_honours_the_runtime_contract(tmp_path, monkeypatch):
+    """`--data-dir` only moves the embedded default; a replica configured with shared
+    backends must not fall back to a private SQLite and an in-process limiter."""
+    from synthdata_service.cli import _settings
+
+    monkeypatch.setenv("SYNTH_METADATA_URL", "postgresql://postgres@db.internal:5432/synth")
+    monkeypatch.setenv("SYNTH_RATE_LIMIT_URL", "redis://cache.internal:6379/0")
+    monkeypatch.setenv("SYNTH_STORAGE_URL", "s3://bucket/prefix")
+    monkeypatch.setenv("SYNTH_MAX_ROWS", "1234")
+    settings = _settings(tmp_path / "local")
+    assert settings.metadata_url == "postgresql://postgres@db.internal:5432/synth"
+    assert settings.rate_limit_url == "redis://cache.internal:6379/0"
+    assert settings.storage_url == "s3://bucket/prefix" and settings.max_rows == 1234
+    assert settings.data_dir == (tmp_path / "local").resolve()
+    monkeypatch.delenv("SYNTH_METADATA_URL")
+    assert _settings(tmp_path / "local").metadata_url.startswith(
+        f"sqlite:///{(tmp_path / 'local').resolve()}")

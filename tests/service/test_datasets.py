@@ -119,3 +119,25 @@ def test_a_dataset_with_models_cannot_be_deleted(env, diamonds):
     model = env.train(csv_bytes(diamonds.head(200)), parameters={"default_distribution": "norm"})
     response = env.client.delete(f"/v1/datasets/{model['dataset_id']}", headers=auth(env.writer))
     assert response.status_code == 409 and response.json()["code"] == "dataset_in_use"
+
+
+def test_uploads_past_the_per_replica_limit_are_told_to_come_back(tmp_path):
+    from .conftest import Env, make_settings
+
+    env = Env(make_settings(tmp_path, max_concurrent_uploads=1))
+    try:
+        with env.app.state.upload_slots.take():  # another upload is being read
+            busy = upload(env.client, env.writer, b"a,b\n1,2\n")
+        assert busy.status_code == 503 and busy.json()["code"] == "upload_capacity"
+        assert int(busy.headers["retry-after"]) >= 1
+        assert upload(env.client, env.writer, b"a,b\n1,2\n").status_code == 201
+    finally:
+        env.close()
+
+
+def test_dataset_lists_stay_small_whatever_the_cells_hold(env):
+    cell = "x" * 9_000
+    data = ("a,b\n" + "".join(f"{cell}{i},{i}\n" for i in range(5))).encode()
+    assert upload(env.client, env.writer, data).status_code == 201
+    listed = env.client.get("/v1/datasets", headers=auth(env.reader))
+    assert len(listed.content) < 10_000

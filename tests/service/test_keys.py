@@ -106,3 +106,29 @@ def test_key_actions_are_audited_and_readable_by_admins_only(env):
     admin_id = env.service.keys.verify(env.admin).id
     assert all(e["actor"] == admin_id and e["request_id"] for e in events)
     assert env.service.store.query(AuditRecord, {"target_id": created["id"]})
+
+
+def test_failed_authentication_is_audited_then_limited(tmp_path):
+    from .conftest import Env, make_settings
+
+    env = Env(make_settings(tmp_path, auth_failure_per_second=0.01, auth_failure_burst=3))
+    try:
+        forged = "sk_key_" + "0" * 20 + "_" + "A" * 43
+        statuses = [env.client.get("/v1/datasets", headers=auth(forged)).status_code
+                    for _ in range(5)]
+        assert statuses == [401, 401, 401, 429, 429]
+        limited = env.client.get("/v1/datasets", headers=auth(forged))
+        assert limited.json()["code"] == "auth_rate_limited" and limited.headers["retry-after"]
+        events = env.client.get("/v1/audit", headers=auth(env.admin),
+                                params={"action": "auth.failed"}).json()
+        assert len(events) == 3 and {e["target_id"] for e in events} == {"key_" + "0" * 20}
+        assert all(e["outcome"] == "denied" and e["detail"]["client"] for e in events)
+    finally:
+        env.close()
+
+
+def test_a_used_key_records_when_it_was_last_used(env):
+    listed = env.client.get("/v1/keys", headers=auth(env.admin)).json()
+    admin = [k for k in listed if k["name"] == "admin"][0]
+    assert admin["last_used_at"] is not None
+    assert [k for k in listed if k["name"] == "reader"][0]["last_used_at"] is None
