@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from . import __version__
 from .api import datasets, jobs, keys, models, reports, samples
@@ -90,7 +90,9 @@ def create_app(settings: Settings | None = None, *, data_dir: str | Path | None 
         return JSONResponse({"status": "ready", "checks": checks})
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics (needs a read key)",
-             dependencies=[Depends(require("read"))])
+             dependencies=[Depends(require("read"))], response_class=PlainTextResponse,
+             responses={200: {"content": {CONTENT_TYPE.split(";")[0]: {
+                 "schema": {"type": "string"}}}}})
     def metrics_endpoint():
         service = holder.built
         if service is not None:

@@ -200,6 +200,10 @@ def allowed_methods(request: Request) -> list[str]:
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 400:  # a body FastAPI could not parse: a request error like any
+        return problem_response(request, status=422, code="invalid_request",
+                                title="Invalid request", detail="The request body cannot be "
+                                "parsed; send valid JSON with Content-Type: application/json")
     if exc.status_code == 405:
         allowed = allowed_methods(request)
         headers["Allow"] = ", ".join(allowed)

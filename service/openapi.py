@@ -73,6 +73,17 @@ _LINKS: dict[tuple[str, str, str], dict[str, dict]] = {
         "CancelJob": {"operationId": "cancel_job_v1_jobs__job_id__cancel_post",
                       "parameters": {"job_id": "$response.body#/job_id"}},
     },
+    ("/v1/models/{model_id}/samples", "post", "202"): {
+        "GetSample": {"operationId": "get_sample_v1_samples__sample_id__get",
+                      "parameters": {"sample_id": "$response.body#/id"}},
+        "DeleteSample": {"operationId": "delete_sample_v1_samples__sample_id__delete",
+                         "parameters": {"sample_id": "$response.body#/id"}},
+    },
+    ("/v1/models/{model_id}/reports", "post", "202"): {
+        "GetReport": {"operationId": "get_report_v1_models__model_id__reports__report_id__get",
+                      "parameters": {"model_id": "$request.path.model_id",
+                                     "report_id": "$response.body#/id"}},
+    },
     ("/v1/keys", "post", "201"): {
         "RevokeKey": {"operationId": "revoke_key_v1_keys__key_id__delete",
                       "parameters": {"key_id": "$response.body#/id"}},
@@ -94,8 +105,8 @@ def _errors_for(path: str, method: str, operation: dict) -> list[str]:
     statuses = []
     if secured:
         statuses += ["401", "403", "429"]
-    if has_path:
-        statuses.append("404")
+    if has_path or method == "post" and secured:
+        statuses.append("404")  # a path id, or an id in the body (`dataset_id`)
     if method in ("post", "delete"):
         statuses.append("409")
     if path.endswith("/download"):

@@ -20,8 +20,9 @@ def sign_download(pepper: bytes, artifact_id: str, ttl_seconds: int) -> tuple[in
 
 
 def verify_download(pepper: bytes, artifact_id: str, expires: int, signature: str) -> str:
-    """'ok', 'expired' or 'invalid'."""
-    if not hmac.compare_digest(_mac(pepper, artifact_id, int(expires)), signature or ""):
+    """'ok', 'expired' or 'invalid' (whatever bytes the caller put in the link)."""
+    expected = _mac(pepper, artifact_id, int(expires)).encode()
+    if not hmac.compare_digest(expected, (signature or "").encode("utf-8", "replace")):
         return "invalid"
     if int(expires) < time.time():
         return "expired"
