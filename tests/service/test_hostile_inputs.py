@@ -42,6 +42,7 @@ class Case:
     json_body: Any = None
     key: str = "writer"
     files: list | None = None
+    raw_body: bytes | None = None
     refuse: tuple[int, str] | None = None
     expect: pd.DataFrame | None = None
 
@@ -240,6 +241,12 @@ CASES: dict[str, Case] = {
         refuse=(422, "invalid_request")),
     "owner outside the key pattern": Case(path="/v1/keys", key="admin", json_body={
         "scope": "read", "owner": "Not Valid!"}, refuse=(422, "invalid_request")),
+    "non-ASCII download signature": Case(method="GET", path="/v1/samples/smp_x/download",
+                                         params={"expires": 2070, "signature": "\u00ee"},
+                                         key="", refuse=(403, "invalid_signature")),
+    "JSON body that is not JSON": Case(path="/v1/models", content_type="application/json",
+                                       raw_body=b"\x16\xff\xfe{", refuse=(422,
+                                                                          "invalid_request")),
     "method not allowed": Case(method="PATCH", path="/v1/datasets", key="reader",
                                refuse=(405, "method_not_allowed")),
     # Accepted: the stored table is exactly what the file says.
@@ -310,6 +317,9 @@ def _send(env, case: Case):
     key = _keys(env).get(case.key)
     if key:
         headers.update(auth(key))
+    if case.raw_body is not None:
+        return env.client.request(case.method, case.path, content=case.raw_body,
+                                  headers={**headers, "Content-Type": case.content_type})
     if case.data is None and case.files is None:
         return env.client.request(case.method, case.path, headers=headers, params=case.params,
                                   json=case.json_body)
