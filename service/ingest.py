@@ -65,7 +65,7 @@ _NUMBER = (r"^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$"
            r"|^\s*[+-]?(?i:inf|infinity|nan)\s*$")
 _LONG_INTEGER = r"^\s*[+-]?[0-9]{19,}\s*$"
 _BATCH_ROWS = 65_536
-_BLOCK_BYTES = 1 << 22
+_BLOCK_BYTES = 1 << 20
 _MAX_JSON_ROW_BYTES = 16 << 20
 _EXAMPLE_CHARS = 60
 _NUL = b"\x00"

@@ -141,12 +141,16 @@ def _as_postgres_user():
     return demote, user
 
 
-def start_postgres(directory: Path) -> tuple[str, subprocess.Popen]:
-    """A private PostgreSQL (trust auth, database `test`) on a free loopback port."""
+def start_postgres() -> tuple[str, subprocess.Popen]:
+    """A private PostgreSQL (trust auth, database `test`) on a free loopback port, in a
+    temporary directory of its own (under /tmp, which the server's user can reach)."""
+    import tempfile
+
     binaries = postgres_binaries()
     if binaries is None:
         raise FileNotFoundError(_PG_INSTALL)
     demote, user = _as_postgres_user()
+    directory = Path(tempfile.mkdtemp(prefix="synth-postgres-"))
     data = directory / "data"
     data.mkdir(parents=True)
     if user is not None:
@@ -162,6 +166,7 @@ def start_postgres(directory: Path) -> tuple[str, subprocess.Popen]:
         [str(binaries / "postgres"), "-D", str(data), "-p", str(port), "-k", str(directory),
          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
         stdout=handle, stderr=subprocess.STDOUT, preexec_fn=demote, start_new_session=True)
+    process.directory = directory  # type: ignore[attr-defined] - removed by stop_server
     _wait_for(port, process, log)
     import psycopg
 
@@ -204,10 +209,13 @@ def stop_server(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    directory = getattr(process, "directory", None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory):
+def postgres_url():
     """Base URL of a PostgreSQL database (`.../test`) with trust auth on loopback."""
     if os.environ.get("SYNTH_TEST_POSTGRES_URL"):
         yield os.environ["SYNTH_TEST_POSTGRES_URL"]
@@ -216,7 +224,7 @@ def postgres_url(tmp_path_factory):
         yield "postgresql://postgres@127.0.0.1:5432/test"
         return
     try:
-        url, process = start_postgres(tmp_path_factory.mktemp("postgres"))
+        url, process = start_postgres()
     except FileNotFoundError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
