@@ -101,17 +101,30 @@ def _column_profile(name: str, column, rows: int) -> dict:
         extremes = pc.min_max(column)
         info.update(min=_scalar(extremes["min"].as_py()), max=_scalar(extremes["max"].as_py()),
                     mean=round(float(pc.mean(column).as_py()), 6))
-    top = []
-    if non_null:
-        counts = pc.value_counts(column.drop_null())
-        order = pc.array_sort_indices(counts.field("counts"), order="descending")
-        for index in order.slice(0, 5).to_pylist():
-            value = counts.field("values")[index].as_py()
-            top.append({"value": _text(value), "count": int(counts.field("counts")[index].as_py())})
-    info["top_values"] = top
+    info["top_values"] = _top_values(column, distinct, non_null)
     info["candidate_key"] = bool(rows and non_null == rows and distinct == rows)
     info["pii"] = _pii(name, column, kind)
     return info
+
+
+def _top_values(column, distinct: int, non_null: int) -> list[dict]:
+    """The five most frequent values. When every value is distinct they all count once,
+    so the first five are taken instead of counting a second copy of the column."""
+    import pyarrow.compute as pc
+
+    if not non_null:
+        return []
+    if distinct == non_null:
+        return [{"value": _text(v), "count": 1}
+                for v in column.drop_null().slice(0, 5).to_pylist()]
+    counts = pc.value_counts(column)
+    counts = counts.filter(pc.is_valid(counts.field("values")))
+    order = pc.array_sort_indices(counts.field("counts"), order="descending")
+    top = []
+    for index in order.slice(0, 5).to_pylist():
+        top.append({"value": _text(counts.field("values")[index].as_py()),
+                    "count": int(counts.field("counts")[index].as_py())})
+    return top
 
 
 def profile_parquet(path: Path) -> dict:
@@ -122,7 +135,7 @@ def profile_parquet(path: Path) -> dict:
     rows = parquet.metadata.num_rows
     columns = []
     for name in parquet.schema_arrow.names:
-        column = parquet.read(columns=[name]).column(0).combine_chunks()
+        column = parquet.read(columns=[name]).column(0)
         columns.append(_column_profile(name, column, rows))
         del column
     return {
