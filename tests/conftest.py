@@ -100,7 +100,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until a server this session started listens on `port` (or say why not)."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -167,7 +168,7 @@ def start_postgres() -> tuple[str, subprocess.Popen]:
          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
         stdout=handle, stderr=subprocess.STDOUT, preexec_fn=demote, start_new_session=True)
     process.directory = directory  # type: ignore[attr-defined] - removed by stop_server
-    _wait_for(port, process, log)
+    wait_for_port(port, process, log)
     import psycopg
 
     for _attempt in range(50):
@@ -194,7 +195,7 @@ def start_redis(directory: Path) -> tuple[str, subprocess.Popen]:
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(directory)], stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True)
-    _wait_for(port, process, log)
+    wait_for_port(port, process, log)
     return f"redis://127.0.0.1:{port}/0", process
 
 
@@ -214,39 +215,33 @@ def stop_server(process: subprocess.Popen) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """Base URL of a PostgreSQL database (`.../test`) with trust auth on loopback."""
-    if os.environ.get("SYNTH_TEST_POSTGRES_URL"):
-        yield os.environ["SYNTH_TEST_POSTGRES_URL"]
+def _server(variable: str, port: int, default_url: str, start):
+    """A configured URL, the server already on its usual port, or one started here."""
+    if os.environ.get(variable):
+        yield os.environ[variable]
         return
-    if port_open(5432):
-        yield "postgresql://postgres@127.0.0.1:5432/test"
+    if port_open(port):
+        yield default_url
         return
     try:
-        url, process = start_postgres()
+        url, process = start()
     except FileNotFoundError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
         yield url
     finally:
         stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """Base URL of a PostgreSQL database (`.../test`) with trust auth on loopback."""
+    yield from _server("SYNTH_TEST_POSTGRES_URL", 5432,
+                       "postgresql://postgres@127.0.0.1:5432/test", start_postgres)
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """URL of a Redis database on loopback."""
-    if os.environ.get("SYNTH_TEST_REDIS_URL"):
-        yield os.environ["SYNTH_TEST_REDIS_URL"]
-        return
-    if port_open(6379):
-        yield "redis://127.0.0.1:6379/0"
-        return
-    try:
-        url, process = start_redis(tmp_path_factory.mktemp("redis"))
-    except FileNotFoundError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield url
-    finally:
-        stop_server(process)
+    yield from _server("SYNTH_TEST_REDIS_URL", 6379, "redis://127.0.0.1:6379/0",
+                       lambda: start_redis(tmp_path_factory.mktemp("redis")))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,33 +21,13 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
+from benchmarks._serve import REPO, Served, admin_key
+
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(data_dir: Path, port: int, extra_env: dict[str, str]) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTH_")}
-    env.update({"SYNTH_RATE_LIMIT_PER_SECOND": "100000", "SYNTH_RATE_LIMIT_BURST": "100000",
-                "SYNTH_AUTH_FAILURE_PER_SECOND": "100000", "SYNTH_AUTH_FAILURE_BURST": "100000",
-                "SYNTH_MAX_UPLOAD_MB": "5", "SYNTH_MAX_CONCURRENT_UPLOADS": "8",
-                **extra_env})
-    return subprocess.Popen([sys.executable, "-m", "synthdata_service.cli", "serve", "--host",
-                             "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-                             "--log-level", "warning"], cwd=REPO, env=env)
-
-
-def _key(data_dir: Path, extra_env: dict[str, str]) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTH_")}
-    env.update(extra_env)
-    return subprocess.run([sys.executable, "-m", "synthdata_service.cli", "keys", "create",
-                           "--scope", "admin", "--data-dir", str(data_dir)], cwd=REPO, env=env,
-                          check=True, capture_output=True, text=True).stdout.strip()
+# The rate limits are raised out of the way: schemathesis sends thousands of requests.
+_SETTINGS = {"SYNTH_RATE_LIMIT_PER_SECOND": "100000", "SYNTH_RATE_LIMIT_BURST": "100000",
+             "SYNTH_AUTH_FAILURE_PER_SECOND": "100000", "SYNTH_AUTH_FAILURE_BURST": "100000",
+             "SYNTH_MAX_UPLOAD_MB": "5", "SYNTH_MAX_CONCURRENT_UPLOADS": "8"}
 
 
 def _seed_data(url: str, key: str) -> None:
@@ -76,21 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="synth-contract-") as tmp:
         data_dir = Path(tmp)
-        extra = {}
+        extra = dict(_SETTINGS)
         if args.postgres:
             extra["SYNTH_METADATA_URL"] = f"{args.postgres}?schema=contract_{os.getpid()}"
-        key = _key(data_dir, extra)
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = _serve(data_dir, port, extra)
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
+        key = admin_key(data_dir, extra)
+        with Served(data_dir, extra) as server:
+            url = server.url
             _seed_data(url, key)
             command = [
                 sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
@@ -101,9 +71,6 @@ def main(argv: list[str] | None = None) -> int:
                 "--request-timeout", "60", "--no-color",
                 "--report", "junit", "--report-dir", str(REPO / "schemathesis-report")]
             return subprocess.run(command, cwd=REPO).returncode
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

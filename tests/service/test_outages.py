@@ -16,35 +16,15 @@ from synthdata_service.backends import open_metadata
 from synthdata_service.backends.metadata import DatasetRecord, JobRecord
 from synthdata_service.errors import BackendUnavailable, OutcomeUnknown
 
-from ..netproxy import Proxy
+from ..outage import Proxy, assert_outage, during_storage_write
 from .conftest import Env, auth, make_settings, upload
 
 CSV = b"a,b\n1,x\n2,y\n3,z\n"
 
 
-def _assert_outage(response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert int(response.headers["retry-after"]) >= 1
-    assert response.json()["code"] in ("backend_unavailable", "write_outcome_unknown")
-
-
 def _assert_nothing_stored(env) -> None:
     assert env.service.store.query(DatasetRecord) == []
     assert env.service.storage.list_keys("datasets") == []
-
-
-def _during_storage_write(env, monkeypatch, fault) -> None:
-    """Call `fault()` after the upload's table is stored, before its record is written."""
-    storage = env.service.storage
-    original = storage.put_stream
-
-    def put_then_fail(key, chunks):
-        size = original(key, chunks)
-        fault()
-        return size
-
-    monkeypatch.setattr(storage, "put_stream", put_then_fail)
 
 
 @pytest.fixture
@@ -75,9 +55,9 @@ def test_postgresql_cut_mid_upload_is_503_and_leaves_nothing(tmp_path, pg_proxy,
     env = Env(make_settings(tmp_path, metadata_url=url))
     try:
         env.client.get("/readyz")
-        _during_storage_write(env, monkeypatch, proxy.cut)
-        _assert_outage(upload(env.client, env.writer, CSV))
-        _assert_outage(env.client.get("/v1/datasets", headers=auth(env.reader)))
+        during_storage_write(env.service.storage, monkeypatch, proxy.cut)
+        assert_outage(upload(env.client, env.writer, CSV))
+        assert_outage(env.client.get("/v1/datasets", headers=auth(env.reader)))
         assert env.client.get("/readyz").status_code == 503
         proxy.restore()
         monkeypatch.undo()
@@ -98,8 +78,8 @@ def test_redis_cut_mid_request_is_503_not_an_unlimited_pass(tmp_path, redis_url)
         try:
             assert env.client.get("/v1/datasets", headers=auth(env.reader)).status_code == 200
             proxy.cut()
-            _assert_outage(env.client.get("/v1/datasets", headers=auth(env.reader)))
-            _assert_outage(upload(env.client, env.writer, CSV))
+            assert_outage(env.client.get("/v1/datasets", headers=auth(env.reader)))
+            assert_outage(upload(env.client, env.writer, CSV))
             assert env.client.get("/readyz").json()["checks"]["rate_limit"] == "failed"
             proxy.restore()
             assert env.client.get("/v1/datasets", headers=auth(env.reader)).status_code == 200
@@ -117,25 +97,12 @@ def test_file_storage_gone_mid_upload_is_503_and_leaves_nothing(env, monkeypatch
         root.rename(moved)
         root.write_bytes(b"not a directory")
 
-    monkeypatch.setattr(env.service.storage, "put_stream",
-                        _failing_after(env.service.storage.put_stream, vanish, before=True))
-    _assert_outage(upload(env.client, env.writer, CSV))
+    during_storage_write(env.service.storage, monkeypatch, vanish, after=False)
+    assert_outage(upload(env.client, env.writer, CSV))
     root.unlink()
     moved.rename(root)
     monkeypatch.undo()
     _assert_nothing_stored(env)
-
-
-def _failing_after(function, fault, *, before: bool = False):
-    def wrapped(*args, **kwargs):
-        if before:
-            fault()
-            return function(*args, **kwargs)
-        result = function(*args, **kwargs)
-        fault()
-        return result
-
-    return wrapped
 
 
 def test_sqlite_locked_by_another_process_is_503_and_leaves_nothing(tmp_path, monkeypatch):
@@ -144,8 +111,9 @@ def test_sqlite_locked_by_another_process_is_503_and_leaves_nothing(tmp_path, mo
     blocker = sqlite3.connect(path, timeout=0.2, isolation_level=None, check_same_thread=False)
     try:
         env.client.get("/readyz")
-        _during_storage_write(env, monkeypatch, lambda: blocker.execute("BEGIN EXCLUSIVE"))
-        _assert_outage(upload(env.client, env.writer, CSV))
+        during_storage_write(env.service.storage, monkeypatch,
+                             lambda: blocker.execute("BEGIN EXCLUSIVE"))
+        assert_outage(upload(env.client, env.writer, CSV))
         blocker.execute("ROLLBACK")
         monkeypatch.undo()
         _assert_nothing_stored(env)

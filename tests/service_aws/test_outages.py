@@ -14,7 +14,7 @@ from synthdata_service.backends.metadata import (
     ModelVersionRecord,
 )
 
-from ..netproxy import Proxy
+from ..outage import Proxy, assert_outage, during_storage_write
 from .conftest import AwsApp, auth
 
 CSV = b"a,b\n1,x\n2,y\n3,z\n4,x\n"
@@ -43,30 +43,8 @@ def _upload(app):
                            files={"file": ("t.csv", CSV, "text/csv")})
 
 
-def _assert_outage(response, backend: str) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert int(response.headers["retry-after"]) >= 1
-    assert response.json()["backend"] == backend
-
-
 def _service(app):
     return app.app.state.services.get()
-
-
-def _hook_storage(app, monkeypatch, fault, *, after: bool) -> None:
-    storage = _service(app).storage
-    original = storage.put_stream
-
-    def put(key, chunks):
-        if not after:
-            fault()
-        size = original(key, chunks)
-        if after:
-            fault()
-        return size
-
-    monkeypatch.setattr(storage, "put_stream", put)
 
 
 def _assert_no_dataset(app) -> None:
@@ -77,8 +55,8 @@ def _assert_no_dataset(app) -> None:
 
 def test_s3_cut_mid_upload_is_503_and_leaves_nothing(app, proxies, monkeypatch):
     app.client.get("/readyz")
-    _hook_storage(app, monkeypatch, proxies["S3"].cut, after=False)
-    _assert_outage(_upload(app), "S3")
+    during_storage_write(_service(app).storage, monkeypatch, proxies["S3"].cut, after=False)
+    assert_outage(_upload(app), "S3")
     proxies["S3"].restore()
     monkeypatch.undo()
     _assert_no_dataset(app)
@@ -86,8 +64,8 @@ def test_s3_cut_mid_upload_is_503_and_leaves_nothing(app, proxies, monkeypatch):
 
 def test_dynamodb_cut_mid_upload_is_503_and_leaves_nothing(app, proxies, monkeypatch):
     app.client.get("/readyz")
-    _hook_storage(app, monkeypatch, proxies["DYNAMODB"].cut, after=True)
-    _assert_outage(_upload(app), "DynamoDB")
+    during_storage_write(_service(app).storage, monkeypatch, proxies["DYNAMODB"].cut, after=True)
+    assert_outage(_upload(app), "DynamoDB")
     proxies["DYNAMODB"].restore()
     monkeypatch.undo()
     _assert_no_dataset(app)
@@ -99,7 +77,7 @@ def test_sqs_cut_while_queueing_training_is_503_and_leaves_no_job(app, proxies):
     proxies["SQS"].cut()
     response = app.client.post("/v1/models", headers=auth(app.writer), json={
         "dataset_id": dataset["id"], "synthesizer": "gaussian_copula", "parameters": {}})
-    _assert_outage(response, "SQS")
+    assert_outage(response, "SQS")
     proxies["SQS"].restore()
     store = _service(app).store
     assert store.query(ModelRecord) == [] and store.query(ModelVersionRecord) == []

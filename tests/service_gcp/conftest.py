@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port, stop_server, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "synth-test"
@@ -26,44 +25,14 @@ PROJECT = "synth-test"
 _FIRESTORE_JAR = "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"port {port} not open after {timeout}s: {log.read_text()[-2000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """End the process group this session started (and nothing else)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def start(argv: list[str], port: int, log: Path, timeout: float, **kwargs) -> subprocess.Popen:
     handle = log.open("wb")
     process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
     try:
-        wait_for_port(port, process, timeout, log)
+        wait_for_port(port, process, log, timeout)
     except BaseException:
-        stop(process)
+        stop_server(process)
         raise
     return process
 
@@ -98,7 +67,7 @@ def gcs_emulator(tmp_path_factory) -> Iterator[str]:
         os.environ.pop("STORAGE_EMULATOR_HOST", None)
     else:
         os.environ["STORAGE_EMULATOR_HOST"] = previous
-    stop(process)
+    stop_server(process)
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +93,7 @@ def firestore_emulator(tmp_path_factory) -> Iterator[str]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    stop(process)
+    stop_server(process)
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import BUCKET, REPO, free_port, start, stop
+from tests.conftest import free_port, stop_server
+
+from .conftest import BUCKET, REPO, start
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +76,7 @@ def deployed(tmp_path_factory, gcs_emulator, firestore_emulator):
                      "--target", "synth_http", "--host", "127.0.0.1", "--port", str(port)],
                     port, root / "functions-framework.log", timeout=90, cwd=source, env=env)
     yield f"http://127.0.0.1:{port}", key, storage_url
-    stop(process)
+    stop_server(process)
 
 
 def _wait(client: httpx.Client, job_id: str, timeout: float = 120) -> dict:

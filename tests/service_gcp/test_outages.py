@@ -8,7 +8,7 @@ import pytest
 
 from synthdata_service.backends import open_metadata, open_storage
 from synthdata_service.backends.metadata import DatasetRecord
-from tests.netproxy import Proxy
+from tests.outage import Proxy, assert_outage, during_storage_write
 from tests.service.conftest import Env, auth, make_settings, upload
 
 CSV = b"a,b\n1,x\n2,y\n3,z\n"
@@ -33,35 +33,13 @@ def firestore_proxy(firestore_emulator, monkeypatch):
         yield proxy
 
 
-def _assert_outage(response, backend: str) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert int(response.headers["retry-after"]) >= 1
-    assert response.json()["backend"] == backend
-
-
-def _hook_storage(env, monkeypatch, fault, *, after: bool) -> None:
-    storage = env.service.storage
-    original = storage.put_stream
-
-    def put(key, chunks):
-        if not after:
-            fault()
-        size = original(key, chunks)
-        if after:
-            fault()
-        return size
-
-    monkeypatch.setattr(storage, "put_stream", put)
-
-
 def test_cloud_storage_cut_mid_upload_is_503_and_leaves_nothing(
         tmp_path, gcs_url, gcs_emulator, gcs_proxy, monkeypatch):
     env = Env(make_settings(tmp_path, storage_url=f"{gcs_url}?{_FAST}"))
     try:
         env.client.get("/readyz")
-        _hook_storage(env, monkeypatch, gcs_proxy.cut, after=False)
-        _assert_outage(upload(env.client, env.writer, CSV), "Cloud Storage")
+        during_storage_write(env.service.storage, monkeypatch, gcs_proxy.cut, after=False)
+        assert_outage(upload(env.client, env.writer, CSV), "Cloud Storage")
         assert env.service.store.query(DatasetRecord) == []
     finally:
         env.close()
@@ -74,9 +52,9 @@ def test_firestore_cut_mid_upload_is_503_and_leaves_nothing(
     env = Env(make_settings(tmp_path, metadata_url=f"{firestore_url}?{_FAST}"))
     try:
         env.client.get("/readyz")
-        _hook_storage(env, monkeypatch, firestore_proxy.cut, after=True)
-        _assert_outage(upload(env.client, env.writer, CSV), "Firestore")
-        _assert_outage(env.client.get("/v1/datasets", headers=auth(env.reader)), "Firestore")
+        during_storage_write(env.service.storage, monkeypatch, firestore_proxy.cut, after=True)
+        assert_outage(upload(env.client, env.writer, CSV), "Firestore")
+        assert_outage(env.client.get("/v1/datasets", headers=auth(env.reader)), "Firestore")
         assert env.service.storage.list_keys("datasets") == []
     finally:
         env.close()

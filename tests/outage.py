@@ -1,5 +1,7 @@
-"""A loopback TCP proxy the outage tests control: put it between the service and a real
-backend (PostgreSQL, Redis, moto, the GCS or Firestore emulator), then cut it.
+"""What the outage tests share: a loopback TCP proxy they control (put it between the
+service and a real backend - PostgreSQL, Redis, moto, the GCS or Firestore emulator - then
+cut it), a hook that injects a fault in the middle of an upload, and the shape every
+outage answer must have.
 
 * `cut()` closes every open connection and refuses new ones (the backend is "down");
   `restore()` lets connections through again; `reset()` only closes the open ones.
@@ -15,7 +17,34 @@ import select
 import socket
 import threading
 
-__all__ = ["Proxy"]
+__all__ = ["Proxy", "assert_outage", "during_storage_write"]
+
+
+def during_storage_write(storage, monkeypatch, fault, *, after: bool = True) -> None:
+    """Call `fault()` when the request writes its table to `storage`: before the write
+    (`after=False`: the storage itself fails) or after it (the next backend fails)."""
+    original = storage.put_stream
+
+    def put(key, chunks):
+        if not after:
+            fault()
+        size = original(key, chunks)
+        if after:
+            fault()
+        return size
+
+    monkeypatch.setattr(storage, "put_stream", put)
+
+
+def assert_outage(response, backend: str | None = None) -> None:
+    """A 503 problem document with Retry-After (naming `backend` when given)."""
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) >= 1
+    body = response.json()
+    assert body["code"] in ("backend_unavailable", "write_outcome_unknown")
+    if backend is not None:
+        assert body["backend"] == backend
 
 
 class Proxy:
