@@ -48,10 +48,11 @@ def _pandas_dtype(arrow_type, has_nulls: bool) -> str:
     return "object"
 
 
-def _kind(column, arrow_type, distinct: int, non_null: int) -> str:
+def _kind(arrow_type, distinct: int, non_null: int, text_length: float | None) -> str:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
     if pa.types.is_boolean(arrow_type):
         return "boolean"
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or \
@@ -59,11 +60,8 @@ def _kind(column, arrow_type, distinct: int, non_null: int) -> str:
         return "numerical"
     if pa.types.is_temporal(arrow_type):
         return "datetime"
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        if non_null and distinct > 0.9 * non_null:
-            mean_length = pc.mean(pc.utf8_length(column)).as_py() or 0
-            if mean_length > 30:
-                return "text"
+    if text_length is not None and non_null and distinct > 0.9 * non_null and text_length > 30:
+        return "text"
     return "categorical"
 
 
@@ -79,6 +77,8 @@ def _text(value: Any) -> str:
 
 
 def _column_profile(name: str, column, rows: int) -> dict:
+    """One column's profile. Takes the only reference to `column` (a ChunkedArray) and
+    lets go of it before the sort that counts values, so at most two copies live."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -87,56 +87,78 @@ def _column_profile(name: str, column, rows: int) -> dict:
     non_null = rows - nulls
     if pa.types.is_dictionary(arrow_type):
         column = column.cast(arrow_type.value_type)
-    distinct = int(pc.count_distinct(column, mode="only_valid").as_py()) if non_null else 0
-    kind = _kind(column, column.type, distinct, non_null)
-    info: dict[str, Any] = {
+    values = column.drop_null()
+    del column
+    values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_floating(values.type):  # NaN is missing, as pandas counts it
+        values = values.filter(pc.invert(pc.is_nan(values)))
+    stats: dict[str, Any] = {}
+    numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type) or \
+        pa.types.is_decimal(values.type)
+    if numeric and len(values):
+        extremes = pc.min_max(values)
+        stats = {"min": _scalar(extremes["min"].as_py()),
+                 "max": _scalar(extremes["max"].as_py()),
+                 "mean": round(float(pc.mean(values).as_py()), 6)}
+    sample = [str(v) for v in values.slice(0, 500).to_pylist()]
+    text_length = None
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        text_length = pc.mean(pc.utf8_length(values)).as_py() if len(values) else 0
+    distinct, top = _count_values(values)
+    del values
+    kind = _kind(arrow_type, distinct, non_null, text_length)
+    return {
         "name": name,
         "type": kind,
         "dtype": _pandas_dtype(arrow_type, nulls > 0),
         "nulls": int(nulls),
         "null_fraction": round(nulls / rows, 6) if rows else 0.0,
         "distinct": distinct,
+        **stats,
+        "top_values": [{"value": _text(value), "count": count} for value, count in top],
+        "candidate_key": bool(rows and non_null == rows and distinct == rows),
+        "pii": _pii(name, sample, kind),
     }
-    if kind == "numerical" and non_null:
-        extremes = pc.min_max(column)
-        info.update(min=_scalar(extremes["min"].as_py()), max=_scalar(extremes["max"].as_py()),
-                    mean=round(float(pc.mean(column).as_py()), 6))
-    info["top_values"] = _top_values(column, distinct, non_null)
-    info["candidate_key"] = bool(rows and non_null == rows and distinct == rows)
-    info["pii"] = _pii(name, column, kind)
-    return info
 
 
-def _top_values(column, distinct: int, non_null: int) -> list[dict]:
-    """The five most frequent values. When every value is distinct they all count once,
-    so the first five are taken instead of counting a second copy of the column."""
+def _count_values(values) -> tuple[int, list[tuple[Any, int]]]:
+    """Distinct count and the five most frequent values of a null-free array, by sorting
+    it and measuring the runs of equal values: the array twice in memory (a hash table of
+    a million distinct strings costs several times that)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not non_null:
-        return []
-    if distinct == non_null:
-        return [{"value": _text(v), "count": 1}
-                for v in column.drop_null().slice(0, 5).to_pylist()]
-    counts = pc.value_counts(column)
-    counts = counts.filter(pc.is_valid(counts.field("values")))
-    order = pc.array_sort_indices(counts.field("counts"), order="descending")
-    top = []
-    for index in order.slice(0, 5).to_pylist():
-        top.append({"value": _text(counts.field("values")[index].as_py()),
-                    "count": int(counts.field("counts")[index].as_py())})
-    return top
+    count = len(values)
+    if count == 0:
+        return 0, []
+    ordered = pc.take(values, pc.array_sort_indices(values))
+    del values
+    changed = pc.not_equal(ordered.slice(1), ordered.slice(0, count - 1))
+    starts = pa.concat_arrays([pa.array([0], pa.int64()),
+                               pc.add(pc.indices_nonzero(changed).cast(pa.int64()), 1)])
+    del changed
+    runs = pc.subtract(pa.concat_arrays([starts.slice(1), pa.array([count], pa.int64())]),
+                       starts)
+    top = pc.array_sort_indices(runs, order="descending").slice(0, 5).to_pylist()
+    return len(starts), [(ordered[starts[i].as_py()].as_py(), int(runs[i].as_py()))
+                         for i in top]
 
 
 def profile_parquet(path: Path) -> dict:
-    """The profile of the table stored at `path`, one column in memory at a time."""
+    """The profile of the table stored at `path`, one column in memory at a time (read in
+    batches, so the reader's buffers stay small)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(path)
+    parquet = pq.ParquetFile(path, pre_buffer=False)
     rows = parquet.metadata.num_rows
     columns = []
-    for name in parquet.schema_arrow.names:
-        column = parquet.read(columns=[name]).column(0)
-        columns.append(_column_profile(name, column, rows))
+    for field in parquet.schema_arrow:
+        chunks = [batch.column(0) for batch in parquet.iter_batches(
+            batch_size=65_536, columns=[field.name], use_threads=False)]
+        column = pa.chunked_array(chunks, field.type)
+        del chunks
+        columns.append(_column_profile(field.name, column, rows))
         del column
     return {
         "rows": rows,
@@ -146,14 +168,12 @@ def profile_parquet(path: Path) -> dict:
     }
 
 
-def _pii(name: str, column, kind: str) -> str | None:
-    """Why the column may hold personal data, or None."""
+def _pii(name: str, sample: list[str], kind: str) -> str | None:
+    """Why the column may hold personal data (by name, or by its first 500 values)."""
     if _PII_NAMES.search(name):
         return "name"
-    if kind in ("categorical", "text"):
-        sample = [str(v) for v in column.drop_null().slice(0, 500).to_pylist()]
-        if sample:
-            for label, pattern in _VALUE_PATTERNS.items():
-                if sum(bool(pattern.match(v)) for v in sample) > 0.8 * len(sample):
-                    return label
+    if kind in ("categorical", "text") and sample:
+        for label, pattern in _VALUE_PATTERNS.items():
+            if sum(bool(pattern.match(v)) for v in sample) > 0.8 * len(sample):
+                return label
     return None
