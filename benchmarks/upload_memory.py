@@ -155,10 +155,11 @@ def _section(results: dict, concurrent: dict, command: str) -> str:
     worst = max(slope for slope, _ in text)
     worst_data = max(data for _, data in slopes.values())
     verdict = "met" if worst <= 3 else "NOT met"
+    expansion = max(large["decoded_mb"] / large["size_mb"] for _small, large in results.values())
     lines += ["", f"Target: peak memory during an accepted upload at most 3x the file's size "
               f"plus a fixed base. CSV and JSON (whose data is the size of the file): worst "
               f"slope **{worst:.2f}** ({verdict}). Parquet decodes to several times its "
-              "file (here about 12x), so per MB of *file* it grows far faster; per MB of "
+              f"file (here {expansion:.0f}x), so per MB of *file* it grows far faster; per MB of "
               f"decoded data every format stays at or under **{worst_data:.2f}**: memory "
               "follows the data, one column of it at a time, not the file. A Parquet "
               "upload's memory is therefore bounded by `SYNTH_MAX_DATASET_ROWS` times the "
