@@ -151,7 +151,10 @@ def start_postgres() -> tuple[str, subprocess.Popen]:
     if binaries is None:
         raise FileNotFoundError(_PG_INSTALL)
     demote, user = _as_postgres_user()
-    directory = Path(tempfile.mkdtemp(prefix="synth-postgres-"))
+    # As root the server runs as another user, who must reach its directory: not under a
+    # test's private (0700) TMPDIR, but directly in the system's temporary directory.
+    base = "/tmp" if user is not None and os.path.isdir("/tmp") else None
+    directory = Path(tempfile.mkdtemp(prefix="synth-postgres-", dir=base))
     data = directory / "data"
     data.mkdir(parents=True)
     if user is not None:
