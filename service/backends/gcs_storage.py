@@ -103,8 +103,7 @@ class GcsStorage(Storage):
         size = 0
         # BlobWriter's __exit__ cancels the resumable session when the body raises, so a
         # failed producer leaves nothing behind; only a clean exit finalizes the object.
-        with _gcs_errors(), blob.open("wb", content_type="application/octet-stream",
-                                      retry=self._call["retry"]) as writer:
+        with _gcs_errors(), blob.open("wb", content_type="application/octet-stream") as writer:
             for chunk in chunks:
                 writer.write(chunk)
                 size += len(chunk)
@@ -125,7 +124,7 @@ class GcsStorage(Storage):
             if blob is None:
                 raise ObjectNotFound(key)
             return blob.open("rb", chunk_size=self.chunk_size,
-                             if_generation_match=blob.generation, retry=self._call["retry"])
+                             if_generation_match=blob.generation)
 
     def exists(self, key: str) -> bool:
         with _gcs_errors():
