@@ -65,9 +65,24 @@ def _text_column(series) -> bool:
     return series.dtype == object or dtype in ("string", "str") or dtype.startswith("string")
 
 
+def _neutralise_text(series):
+    """`series` with its formulas neutralised (None if none), the rule applied once per
+    distinct value rather than per cell (synthetic text repeats a few categories)."""
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(series)
+    distinct = np.asarray(uniques, dtype=object)
+    safe = np.array([neutralise(value) for value in distinct], dtype=object)
+    if len(safe) == 0 or not (safe != distinct).any():
+        return None
+    mapped = safe.take(np.where(codes < 0, 0, codes))
+    return series.where(codes < 0, pd.Series(mapped, index=series.index))
+
+
 def neutralise_frame(frame):
     """A copy of `frame` in which no column name and no cell of a text or category column
-    can start a spreadsheet formula (`frame` itself when it has no such column)."""
+    can start a spreadsheet formula (`frame` itself when nothing needs changing)."""
     out = frame
     names = [neutralise(name) for name in frame.columns]
     if names != list(frame.columns):
@@ -76,10 +91,15 @@ def neutralise_frame(frame):
     for position in range(len(frame.columns)):
         series = frame.iloc[:, position]
         if str(series.dtype) == "category":
+            labels = list(series.cat.categories)
+            if not any(is_formula(label) for label in labels):
+                continue
             # Two labels may neutralise to one, so rebuild the column from its values.
             fixed = series.astype(object).map(neutralise).astype("category")
         elif _text_column(series):
-            fixed = series.map(neutralise)
+            fixed = _neutralise_text(series)
+            if fixed is None:
+                continue
         else:
             continue
         if out is frame:

@@ -29,7 +29,8 @@ MEDIA_TYPES = {
 
 def neutralise_formulas(frame):
     """A copy of `frame` whose column names and text / category cells cannot start a
-    spreadsheet formula (the rule in `formulas`, shared with the upload check)."""
+    spreadsheet formula (the rule in `formulas`, shared with the upload check, applied
+    once per distinct value)."""
     return neutralise_frame(frame)
 
 
@@ -41,33 +42,8 @@ def to_records(frame) -> list[dict]:
 def _csv(chunks: Iterable) -> Iterator[bytes]:
     header = True
     for frame in chunks:
-        yield _csv_bytes(_neutralised(frame), header=header)
+        yield _csv_bytes(neutralise_formulas(frame), header=header)
         header = False
-
-
-def _neutralised(frame):
-    """`neutralise_formulas(frame)`, with the rule applied once per distinct text value of
-    a column rather than once per cell (synthetic text columns repeat a few categories).
-    The rule is cell-wise, so the result is the same frame."""
-    import numpy as np
-    import pandas as pd
-
-    out = frame
-    for column in frame.columns:
-        series = frame[column]
-        if not (series.dtype == object or str(series.dtype) in ("string", "str")):
-            continue
-        codes, uniques = pd.factorize(series)
-        distinct = pd.DataFrame({"value": uniques}, dtype=object)
-        safe = neutralise_formulas(distinct)["value"].to_numpy(dtype=object)
-        changed = safe != distinct["value"].to_numpy(dtype=object)
-        if not changed.any():
-            continue
-        if out is frame:
-            out = frame.copy()
-        mapped = safe.take(np.where(codes < 0, 0, codes))
-        out[column] = series.where(codes < 0, pd.Series(mapped, index=series.index))
-    return out
 
 
 # Python's float repr (what pandas writes) and Arrow's shortest form agree on every number
