@@ -50,11 +50,16 @@ class SqliteMetadataStore(SqlMetadataStore):
     def _connect(self) -> Any:
         if isinstance(self.path, Path):
             # Create the file 0600 before SQLite does (it would use the umask), and
-            # tighten one an older version created.
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(descriptor)
-            if self.path.stat().st_mode & 0o077:
-                self.path.chmod(0o600)
+            # tighten one an older version created. Never open and close an existing
+            # database file here: closing any descriptor of a file drops every POSIX lock
+            # this process holds on it, including those of its other SQLite connections;
+            # another process then takes itself for the last one and deletes the WAL
+            # under them, and they read a frozen snapshot from then on.
+            try:
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                if self.path.stat().st_mode & 0o077:
+                    self.path.chmod(0o600)
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=self.timeout,
                                isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")

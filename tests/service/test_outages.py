@@ -195,3 +195,46 @@ def test_metadata_calls_do_not_queue_behind_one_connection(pg_store):
         assert seen == 1 and slow.is_alive()
     finally:
         slow.join()
+
+
+def test_a_second_store_in_a_process_keeps_the_first_seeing_other_processes_writes(tmp_path):
+    # Regression: opening and closing the database file to set its mode dropped this
+    # process's SQLite locks; a writer elsewhere then deleted the WAL on closing, and the
+    # first store read a frozen snapshot from then on (a Cloud Run task's result was never
+    # seen by the API).
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path}/metadata.sqlite3"
+    first = open_metadata(url)
+    first.migrate()
+    assert first.query(JobRecord) == []
+    second = open_metadata(url)  # e.g. a job runner's own store in the API process
+    second.migrate()
+    writer = f"""
+import sys
+from synthdata_service.backends import open_metadata
+from synthdata_service.backends.metadata import JobRecord
+store = open_metadata({url!r})
+store.insert(JobRecord(id=sys.argv[1], owner="o", kind="report", model_id=None,
+                       payload={{}}, message="queued", created_at="2026-01-01T00:00:00Z"))
+print("written", flush=True)
+sys.stdin.read()  # stays connected until told to go
+store.close()
+"""
+
+    def write_elsewhere(job_id: str) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-c", writer, job_id], text=True,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert process.stdout.readline().strip() == "written"
+        return process
+
+    done = write_elsewhere("job_one")
+    done.communicate(timeout=60)  # its close found no other lock: it removed the WAL
+    still_open = write_elsewhere("job_two")  # a new WAL the first store must follow
+    try:
+        assert sorted(job.id for job in first.query(JobRecord)) == ["job_one", "job_two"]
+    finally:
+        still_open.communicate(timeout=60)
+        first.close()
+        second.close()
