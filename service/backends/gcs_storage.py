@@ -51,6 +51,22 @@ def _gcs_errors() -> Iterator[None]:
         raise backend_unavailable("Cloud Storage", exc) from exc
 
 
+def _abandon(writer: Any, key: str) -> None:
+    """Cancel a failed streamed write so that nothing is ever stored under `key`.
+
+    BlobWriter is an io object: when the garbage collector finds it unclosed it calls
+    `close()`, which *finalizes* the upload with whatever was buffered. So if cancelling
+    the resumable session fails (the outage that failed the write, say), the writer's
+    buffer is closed anyway: an abandoned partial object is never completed later."""
+    try:
+        writer.terminate()
+    except Exception:  # noqa: BLE001 - the session expires unfinished on its own (7 days)
+        _log.warning("could not cancel the resumable upload of %s; it expires unfinished",
+                     key)
+    finally:
+        writer._buffer.close()  # `closed` is now true: the finalizer leaves it alone
+
+
 class GcsStorage(Storage):
     """Objects under `gs://<bucket>/<prefix>/`; keys are the service's relative paths.
     `?timeout=` (seconds per HTTP call, default 30) and `?retry_seconds=` (how long
@@ -101,12 +117,16 @@ class GcsStorage(Storage):
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         blob = self.bucket.blob(self._name(key), chunk_size=self.chunk_size)
         size = 0
-        # BlobWriter's __exit__ cancels the resumable session when the body raises, so a
-        # failed producer leaves nothing behind; only a clean exit finalizes the object.
-        with _gcs_errors(), blob.open("wb", content_type="application/octet-stream") as writer:
-            for chunk in chunks:
-                writer.write(chunk)
-                size += len(chunk)
+        with _gcs_errors():
+            writer = blob.open("wb", content_type="application/octet-stream")
+            try:
+                for chunk in chunks:
+                    writer.write(chunk)
+                    size += len(chunk)
+                writer.close()  # only a producer that ran to its end finalizes the object
+            except BaseException:
+                _abandon(writer, key)
+                raise
         return size
 
     def get_bytes(self, key: str) -> bytes:

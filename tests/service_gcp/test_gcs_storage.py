@@ -3,6 +3,7 @@ bounded memory, atomicity of failed writes, and when URLs are signed."""
 
 from __future__ import annotations
 
+import gc
 import os
 import tracemalloc
 from urllib.parse import parse_qs, urlsplit
@@ -83,6 +84,27 @@ def test_failed_streaming_write_leaves_no_object(storage):
     with pytest.raises(RuntimeError):
         storage.put_stream("x/y.csv", chunks())
     assert storage.list_keys() == [] and not storage.exists("x/y.csv")
+
+
+def test_a_failed_write_whose_cancel_also_fails_is_never_completed_later(storage,
+                                                                          monkeypatch):
+    # The outage that breaks a write often breaks the cancel too. The writer must not be
+    # left for the garbage collector, whose close() would finalize the partial object.
+    from google.cloud.storage.fileio import BlobWriter
+
+    def cancel_fails(self):
+        raise ConnectionError("the cancel could not be sent")
+
+    monkeypatch.setattr(BlobWriter, "terminate", cancel_fails)
+
+    def chunks():
+        yield os.urandom(3 * CHUNK)
+        raise RuntimeError("generator failed")
+
+    with pytest.raises(RuntimeError):
+        storage.put_stream("x/partial.csv", chunks())
+    gc.collect()
+    assert not storage.exists("x/partial.csv")
 
 
 def test_readiness_check_writes_and_cleans_up(storage):
