@@ -13,8 +13,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK ?= 1
 export CHECKPOINT_DISABLE ?= 1
 
-.PHONY: setup demo test prove-sampler synth synth-aws synth-terraform bench bench-upload \
-	load-test api-contract schema lock lint clean
+.PHONY: setup demo test test-extended prove-sampler image-tools image-test synth synth-aws \
+	synth-terraform bench bench-upload load-test api-contract schema lock lint clean
 
 setup: $(VENV)/.installed node_modules/.installed $(TOOLS)/.installed
 
@@ -38,8 +38,28 @@ node_modules/.installed: package.json package-lock.json
 demo: setup
 	$(PY) -m apps.demo
 
+# Two workers (the machines have 2 cores); tests sharing a synthesized app or an emulator
+# stay on one worker (tests/conftest.py groups them).
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+# The end-to-end checks marked `extended` (a few minutes): CI runs them beside `make test`.
+test-extended: setup
+	$(PY) -m pytest -m extended
+
+# The image tests (docs/image.md): build the service image with podman from each deploy's
+# build context and run it as every target does, against local emulators. Minutes, so
+# outside `make test`. podman, runc and mmdebstrap come from Debian (needs root, as CI is).
+IMAGE_TOOLS := podman runc mmdebstrap containernetworking-plugins catatonit
+image-tools:
+	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(IMAGE_TOOLS) 2>/dev/null | grep -c 'ok installed')" \
+			!= "$(words $(IMAGE_TOOLS))" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(IMAGE_TOOLS); \
+	fi
+
+image-test: setup image-tools
+	$(PY) -m pytest tests/image --image -v
 
 # The vectorized GaussianCopula sampler against SDV's own sample() on the full example
 # tables at 100,000 rows (same rows for a seed; same quality score within 0.01; per-column

@@ -1,6 +1,7 @@
 """The AWS app (`cdk.json` runs it): dev and prod stacks from the example specs.
 
     npx cdk synth            # both stacks into cdk.out/
+    npx cdk synth -c nag=true   # ... checked by cdk-nag's AwsSolutions rules as well
     npx cdk deploy synth-synthdemo-dev
 
 Set SYNTH_SPECS to a comma-separated list of spec files to deploy your own platforms.
@@ -29,13 +30,23 @@ def spec_files() -> list[Path]:
 
 
 def build_app(
-    specs: list[PlatformSpec] | None = None, **app_props
+    specs: list[PlatformSpec] | None = None, *, nag: bool | None = None, **app_props
 ) -> tuple[App, list[PlatformStack]]:
-    """The app with one stack per spec and cdk-nag's AwsSolutions checks attached."""
+    """The app with one stack per spec.
+
+    `nag`: attach cdk-nag's AwsSolutions checks, which make `synth()` raise on any
+    unacknowledged finding. Default: the `nag` context value (`cdk synth -c nag=true`).
+    Like CDK's built-in template validation, the checks are a test concern: they cost
+    about 40% of a synth, so `make test` and `make demo` run them and a plain
+    `cdk synth` does not.
+    """
     specs = specs if specs is not None else [PlatformSpec.from_file(p) for p in spec_files()]
     app = App(**app_props)
     stacks = [PlatformStack(app, spec=spec) for spec in specs]
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    if nag is None:
+        nag = str(app.node.try_get_context("nag")).lower() == "true"
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stacks
 
 

@@ -11,6 +11,15 @@ provider only there:
 
 from .contract import RuntimeContract
 from .spec import PlatformSpec, SpecError
+from .types import PhysicalNames, RemovalPolicy, SecureDefaultOverridden, UnsupportedOnCloud
 
-__all__ = ["PlatformSpec", "RuntimeContract", "SpecError"]
+__all__ = [
+    "PhysicalNames",
+    "PlatformSpec",
+    "RemovalPolicy",
+    "RuntimeContract",
+    "SecureDefaultOverridden",
+    "SpecError",
+    "UnsupportedOnCloud",
+]
 __version__ = "0.1.0"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 __all__ = [
     "ALL_VARIABLES",
     "API_KEYS_SECRET",
+    "CORS_ORIGINS",
     "JOBS_URL",
     "MAX_ROWS",
     "MAX_UPLOAD_MB",
@@ -24,6 +25,7 @@ __all__ = [
     "RuntimeContract",
     "STORAGE_URL",
     "SYNTHESIZERS",
+    "merge_environment",
 ]
 
 STORAGE_URL = "SYNTH_STORAGE_URL"
@@ -42,6 +44,9 @@ RATE_LIMIT_PER_SECOND = "SYNTH_RATE_LIMIT_PER_SECOND"
 RATE_LIMIT_BURST = "SYNTH_RATE_LIMIT_BURST"
 RATE_LIMIT_URL = "SYNTH_RATE_LIMIT_URL"
 """Optional shared limiter store (redis://); unset means in-memory per instance."""
+CORS_ORIGINS = "SYNTH_CORS_ORIGINS"
+"""Comma-separated browser origins the service answers CORS for (`api.cors_origins`), where
+no edge in front of it does (GCP). Unset: no CORS headers."""
 
 ALL_VARIABLES = (
     STORAGE_URL,
@@ -54,7 +59,31 @@ ALL_VARIABLES = (
     RATE_LIMIT_PER_SECOND,
     RATE_LIMIT_BURST,
     RATE_LIMIT_URL,
+    CORS_ORIGINS,
 )
+
+
+#: Variables the platform sets from the spec and its resources; `environment=` on a
+#: construct may add any other variable (SYNTH_RATE_LIMIT_URL included) but not these.
+PLATFORM_SET_VARIABLES = tuple(v for v in ALL_VARIABLES if v != RATE_LIMIT_URL)
+
+
+def merge_environment(contract_env: Mapping[str, str],
+                      extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The contract's variables plus a user's `extra` ones; the same rule on every cloud.
+
+    Replacing a variable the platform derives from the spec would make the service and
+    its infrastructure disagree (a storage URL the role has no grant on), so it raises a
+    ValueError naming the variables and the fix.
+    """
+    extra = dict(extra or {})
+    clashes = sorted(set(extra) & set(PLATFORM_SET_VARIABLES))
+    if clashes:
+        raise ValueError(
+            f"environment: {', '.join(clashes)} are set by the platform from the spec and "
+            "its resources; change the spec (or pass the resource) instead of overriding them"
+        )
+    return {**contract_env, **extra}
 
 
 @dataclass(frozen=True)
@@ -71,6 +100,7 @@ class RuntimeContract:
     rate_limit_per_second: float = 10.0
     rate_limit_burst: int = 20
     rate_limit_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def for_spec(cls, spec, *, storage_url: str, metadata_url: str, **overrides) -> RuntimeContract:
@@ -102,6 +132,8 @@ class RuntimeContract:
             env[API_KEYS_SECRET] = self.api_keys_secret
         if self.rate_limit_url is not None:
             env[RATE_LIMIT_URL] = self.rate_limit_url
+        if self.cors_origins:
+            env[CORS_ORIGINS] = ",".join(self.cors_origins)
         return env
 
     @classmethod
@@ -109,6 +141,7 @@ class RuntimeContract:
         """Read the contract back (the service side); unset variables take the defaults."""
         defaults = cls(storage_url="", metadata_url="")
         synths = env.get(SYNTHESIZERS)
+        origins = tuple(o.strip() for o in env.get(CORS_ORIGINS, "").split(",") if o.strip())
         return cls(
             storage_url=env.get(STORAGE_URL, ""),
             metadata_url=env.get(METADATA_URL, ""),
@@ -123,6 +156,7 @@ class RuntimeContract:
             ),
             rate_limit_burst=int(env.get(RATE_LIMIT_BURST, defaults.rate_limit_burst)),
             rate_limit_url=env.get(RATE_LIMIT_URL),
+            cors_origins=origins,
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from .spec import PlatformSpec
 
@@ -26,16 +26,23 @@ __all__ = [
     "GcpNames",
     "KubernetesNames",
     "RULES",
+    "aws_bucket_name",
     "aws_names",
     "aws_tags",
+    "azure_location",
     "azure_names",
+    "azure_placement",
     "azure_tags",
     "gcp_bucket_name",
     "gcp_labels",
     "gcp_names",
     "gcp_region",
+    "gcp_spec_region",
+    "generated_name",
     "kubernetes_labels",
+    "kubernetes_name",
     "kubernetes_names",
+    "kubernetes_stack_name",
 ]
 
 
@@ -56,6 +63,49 @@ def _fit(base: str, max_len: int, *, unique: str | None = None, sep: str = "-") 
 
 def _stem(spec: PlatformSpec) -> str:
     return f"{spec.name}-{spec.environment}"
+
+
+# -- generated names (PhysicalNames.GENERATED on the Terraform clouds) --------------------
+
+
+def generated_name(
+    path: str,
+    *,
+    max_len: int,
+    unique: str = "",
+    separator: str = "-",
+    lowercase: bool = True,
+    keep: str = "a-z0-9",
+) -> str:
+    """A physical name for the construct at `path`, unique per path and stable across synths.
+
+    CloudFormation generates names on AWS; Terraform does not, so the Terraform clouds call
+    this instead. The name is the construct path's readable tail (`stack/Synth/Bucket/
+    Bucket` -> `synth-bucket`) plus an 8-character hash of the whole path and `unique`
+    (pass the project / account and region for globally unique names such as buckets),
+    cut to `max_len` from the left so the most specific parts survive. `keep` is the
+    character class allowed besides the separator; the name starts with a letter.
+    """
+    parts = [p for p in path.split("/") if p and p not in ("Default", "Resource")]
+    deduped: list[str] = []
+    for part in parts[1:] or parts:  # the first part is the stack: it is in the hash
+        if not deduped or deduped[-1].lower() != part.lower():
+            deduped.append(part)
+    text = separator.join(deduped)
+    if lowercase:
+        text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", separator, text).lower()
+    text = re.sub(rf"[^{keep}]+", separator, text).strip(separator) if separator else re.sub(
+        rf"[^{keep}]+", "", text)
+    suffix = _hash(path, unique, length=8)
+    room = max_len - len(suffix) - len(separator)
+    head = text[-room:] if room > 0 else ""
+    if separator and len(text) > room > 0 and text[-room - 1] != separator and separator in head:
+        head = head.split(separator, 1)[1]  # cut between words, not inside one
+    head = head.lstrip(separator + "_.")
+    name = f"{head}{separator}{suffix}" if head else suffix
+    if not name[0].isalpha():
+        name = ("s" + name)[:max_len] if len(name) < max_len else "s" + name[1:]
+    return name
 
 
 # -- rules: one validator per kind of name -------------------------------------------------
@@ -100,6 +150,10 @@ RULES: dict[str, Callable[[str], bool]] = {
     "gcp.kms_key_ring": lambda n: re.fullmatch(r"[A-Za-z0-9_-]{1,63}", n) is not None,
     "gcp.artifact_repository": lambda n: re.fullmatch(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?", n)
     is not None,
+    "gcp.cloud_run_job": lambda n: re.fullmatch(r"[a-z][a-z0-9-]{0,47}[a-z0-9]", n)
+    is not None,
+    "gcp.network": lambda n: re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", n) is not None,
+    "gcp.log_bucket": lambda n: re.fullmatch(r"[A-Za-z0-9_-]{1,100}", n) is not None,
     "azure.resource_group": lambda n: re.fullmatch(r"[A-Za-z0-9_().-]{0,89}[A-Za-z0-9_()-]", n)
     is not None,
     "azure.storage_account": lambda n: re.fullmatch(r"[a-z0-9]{3,24}", n) is not None,
@@ -110,6 +164,15 @@ RULES: dict[str, Callable[[str], bool]] = {
     "azure.function_app": lambda n: re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]", n)
     is not None,
     "azure.cosmos_account": lambda n: re.fullmatch(r"[a-z0-9][a-z0-9-]{1,42}[a-z0-9]", n)
+    is not None,
+    "azure.cosmos_database": lambda n: re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,254}", n)
+    is not None,
+    "azure.container_app": lambda n: re.fullmatch(r"[a-z][a-z0-9-]{0,30}[a-z0-9]", n)
+    is not None and "--" not in n,
+    "azure.storage_queue": lambda n: re.fullmatch(r"[a-z0-9](-?[a-z0-9])*", n) is not None
+    and 3 <= len(n) <= 63,
+    "azure.container_registry": lambda n: re.fullmatch(r"[a-zA-Z0-9]{5,50}", n) is not None,
+    "azure.log_analytics": lambda n: re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]", n)
     is not None,
     "kubernetes.dns_label": lambda n: len(n) <= 63 and _DNS_LABEL.fullmatch(n) is not None,
     "kubernetes.label_value": lambda n: len(n) <= 63
@@ -158,14 +221,60 @@ _AWS_KINDS = {
 }
 
 
-def aws_names(spec: PlatformSpec) -> AwsNames:
-    """Physical names for the AWS platform. Buckets carry a hash of account and region."""
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def aws_bucket_name(spec: PlatformSpec, purpose: str, *, account: str | None = None,
+                    region: str | None = None) -> str:
+    """Spec-derived S3 bucket name `synth-<name>-<env>-<purpose>-...` (for
+    `PhysicalNames.FROM_SPEC`), unique per account and region.
+
+    `account` (default: `spec.account`) may be a 12-digit id, giving a name that ends in
+    a hash of account, region and spec; or a deploy-time token (CDK's `Aws.ACCOUNT_ID` in an
+    environment-agnostic stack), giving `<base>-<account id>`, so the same spec in two
+    accounts never asks for one name. Without any account the hash covers region and spec
+    only. `region` defaults to `spec.region`.
+    """
+    return _aws_bucket(spec, purpose, account, region)[0]
+
+
+def _aws_bucket(spec: PlatformSpec, purpose: str, account: str | None,
+                region: str | None) -> tuple[str, str]:
+    """(name, the name with a token account replaced by 12 digits, as validated)."""
+    account = account or spec.account
+    region = region or spec.region
     stem = _stem(spec)
-    placement = f"aws/{spec.account or 'any'}/{spec.region}/{stem}"
+    base = f"synth-{stem}-{purpose}"
+    if account is None or _ACCOUNT_ID.fullmatch(account):
+        name = _fit(base, 63, unique=f"aws/{account or 'any'}/{region}/{stem}")
+        checked = name
+    else:  # a token: CloudFormation puts the 12-digit account id in at deploy
+        name = f"{_fit(base, 50, unique=f'aws/{region}/{stem}')}-{account}"
+        checked = name.replace(account, "0" * 12)
+    if not RULES["aws.s3_bucket"](checked):
+        raise ValueError(
+            f"bucket purpose {purpose!r} gives the invalid bucket name {checked!r}: use "
+            "lowercase letters, digits and '-' (for example 'data' or 'exports')"
+        )
+    return name, checked
+
+
+def aws_names(spec: PlatformSpec, *, account: str | None = None,
+              region: str | None = None) -> AwsNames:
+    """Spec-derived physical names for the AWS platform (`PhysicalNames.FROM_SPEC`).
+
+    Bucket names are global: they carry the account (see `aws_bucket_name`; the constructs
+    pass their stack's account, a token when the stack is environment-agnostic). Every
+    other name is unique per account and region only, so two platforms from one spec in
+    one account need `PhysicalNames.GENERATED` (the default).
+    """
+    stem = _stem(spec)
+    data, data_checked = _aws_bucket(spec, "data", account, region)
+    logs, logs_checked = _aws_bucket(spec, "data-logs", account, region)
     names = AwsNames(
         stack=_fit(f"synth-{stem}", 128),
-        data_bucket=_fit(f"synth-{stem}-data", 63, unique=placement),
-        access_log_bucket=_fit(f"synth-{stem}-logs", 63, unique=placement),
+        data_bucket=data,
+        access_log_bucket=logs,
         metadata_table=_fit(f"synth-{stem}-metadata", 255),
         function=_fit(f"synth-{stem}-generator", 64),
         secret=f"synth/{stem}/api-pepper",
@@ -175,7 +284,8 @@ def aws_names(spec: PlatformSpec) -> AwsNames:
         job_dead_letter_queue=_fit(f"synth-{stem}-jobs-dlq", 80),
         kms_alias=f"alias/synth/{stem}",
     )
-    _check(names, _AWS_KINDS)
+    _check(replace(names, data_bucket=data_checked, access_log_bucket=logs_checked),
+           _AWS_KINDS)
     return names
 
 
@@ -192,14 +302,22 @@ _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 DEFAULT_GCP_REGION = "europe-west1"
 
 
-def gcp_region(spec: PlatformSpec) -> str:
-    """The GCP region: `spec.gcp.region`, else `spec.region` if it is a GCP region id,
-    else 'europe-west1'. Every GCP construct and name takes its region from here."""
+def gcp_spec_region(spec: PlatformSpec) -> str | None:
+    """The GCP region the spec names: `spec.gcp.region`, else `spec.region` if it is a GCP
+    region id, else None (the constructs then take the stack's google provider's region)."""
     if spec.gcp.region:
         return spec.gcp.region
     if _GCP_REGION.match(spec.region):
         return spec.region
-    return DEFAULT_GCP_REGION
+    return None
+
+
+def gcp_region(spec: PlatformSpec) -> str:
+    """`gcp_spec_region(spec)`, else 'europe-west1': the region spec-derived names are
+    hashed with when no other is known. The constructs never deploy to this fallback: they
+    resolve the region from the spec or the stack's google provider
+    (`constructs_lib.gcp.stack.placement`) and refuse a stack that names neither."""
+    return gcp_spec_region(spec) or DEFAULT_GCP_REGION
 
 
 @dataclass(frozen=True)
@@ -211,12 +329,18 @@ class GcpNames:
     firestore_database: str
     service: str
     service_account: str
+    jobs_service_account: str
+    worker_job: str
+    long_job: str
     secret: str
     key_ring: str
     crypto_key: str
     metadata_key_ring: str
     metadata_crypto_key: str
     artifact_repository: str
+    network: str
+    subnetwork: str
+    log_bucket: str
 
 
 _GCP_KINDS = {
@@ -227,19 +351,28 @@ _GCP_KINDS = {
     "firestore_database": "gcp.firestore_database",
     "service": "gcp.cloud_run_service",
     "service_account": "gcp.service_account_id",
+    "jobs_service_account": "gcp.service_account_id",
+    "worker_job": "gcp.cloud_run_job",
+    "long_job": "gcp.cloud_run_job",
     "secret": "gcp.secret_id",
     "key_ring": "gcp.kms_key_ring",
     "crypto_key": "gcp.kms_key_ring",
     "metadata_key_ring": "gcp.kms_key_ring",
     "metadata_crypto_key": "gcp.kms_key_ring",
     "artifact_repository": "gcp.artifact_repository",
+    "network": "gcp.network",
+    "subnetwork": "gcp.network",
+    "log_bucket": "gcp.log_bucket",
 }
 
 
-def gcp_bucket_name(spec: PlatformSpec, purpose: str) -> str:
-    """Globally unique bucket name `synth-<name>-<env>-<purpose>-<placement hash>`."""
+def gcp_bucket_name(spec: PlatformSpec, purpose: str, *, project: str | None = None,
+                    region: str | None = None) -> str:
+    """Globally unique bucket name `synth-<name>-<env>-<purpose>-<placement hash>`; the hash
+    covers the project (default `spec.gcp.project`) and region (default `gcp_region(spec)`),
+    so the same spec in two projects asks for two names."""
     stem = _stem(spec)
-    placement = f"gcp/{spec.gcp.project}/{gcp_region(spec)}/{stem}"
+    placement = f"gcp/{project or spec.gcp.project}/{region or gcp_region(spec)}/{stem}"
     name = _fit(f"synth-{stem}-{purpose}", 63, unique=placement)
     if not RULES["gcp.bucket"](name):
         raise ValueError(
@@ -249,27 +382,41 @@ def gcp_bucket_name(spec: PlatformSpec, purpose: str) -> str:
     return name
 
 
-def gcp_names(spec: PlatformSpec) -> GcpNames:
-    """Physical names for the GCP platform. Buckets carry a hash of project and region.
+def gcp_names(spec: PlatformSpec, *, project: str | None = None,
+              region: str | None = None) -> GcpNames:
+    """Spec-derived physical names for the GCP platform (`PhysicalNames.FROM_SPEC`).
 
-    KMS key rings and keys can never be deleted on GCP, so their names are fixed per
-    platform and environment: a destroyed and re-created stack reuses them.
+    Buckets are global: their names carry a hash of project and region (see
+    `gcp_bucket_name`). Every other name is unique per project only, so two platforms from
+    one spec in one project need `PhysicalNames.GENERATED` (the default). KMS key rings and
+    keys can never be deleted on GCP, so a destroyed and re-created stack meets its old
+    ones again under these names (import them, or keep generated names).
     """
     stem = _stem(spec)
+
+    def bucket(purpose: str) -> str:
+        return gcp_bucket_name(spec, purpose, project=project, region=region)
+
     names = GcpNames(
-        data_bucket=gcp_bucket_name(spec, "data"),
-        access_log_bucket=gcp_bucket_name(spec, "logs"),
-        source_bucket=gcp_bucket_name(spec, "source"),
-        state_bucket=gcp_bucket_name(spec, "tfstate"),
+        data_bucket=bucket("data"),
+        access_log_bucket=bucket("logs"),
+        source_bucket=bucket("source"),
+        state_bucket=bucket("tfstate"),
         firestore_database=_fit(f"synth-{stem}", 63),
         service=_fit(f"synth-{stem}", 49),
         service_account=_fit(f"synth-{stem}", 30),
+        jobs_service_account=_fit(f"synth-{stem}-jobs", 30),
+        worker_job=_fit(f"synth-{stem}-worker", 49),
+        long_job=_fit(f"synth-{stem}-long", 49),
         secret=_fit(f"synth-{stem}-api-pepper", 255),
         key_ring=_fit(f"synth-{stem}", 63),
         crypto_key=_fit(f"synth-{stem}-data", 63),
         metadata_key_ring=_fit(f"synth-{stem}-metadata", 63),
         metadata_crypto_key=_fit(f"synth-{stem}-metadata", 63),
         artifact_repository=_fit(f"synth-{stem}", 63),
+        network=_fit(f"synth-{stem}", 63),
+        subnetwork=_fit(f"synth-{stem}", 63),
+        log_bucket=_fit(f"synth-{stem}-service-logs", 100),
     )
     _check(names, _GCP_KINDS)
     return names
@@ -289,6 +436,21 @@ def _label(value: str, *, key: bool = False) -> str:
 
 # -- Azure --------------------------------------------------------------------------------
 
+#: An Azure location id: `westeurope`, `eastus2`, `swedencentral` (no '-': AWS writes
+#: `eu-west-1`, GCP `europe-west1`).
+_AZURE_LOCATION = re.compile(r"^[a-z]+[0-9]?[a-z]*[0-9]?$")
+DEFAULT_AZURE_LOCATION = "westeurope"
+
+
+def azure_location(spec: PlatformSpec) -> str:
+    """The Azure location: `spec.azure.location`, else `spec.region` if it is an Azure
+    location id, else 'westeurope'. Every Azure construct and name takes it from here."""
+    if spec.azure.location:
+        return spec.azure.location
+    if _AZURE_LOCATION.match(spec.region) and "-" not in spec.region:
+        return spec.region
+    return DEFAULT_AZURE_LOCATION
+
 
 @dataclass(frozen=True)
 class AzureNames:
@@ -298,6 +460,15 @@ class AzureNames:
     key_vault: str
     function_app: str
     cosmos_account: str
+    cosmos_database: str
+    identity: str
+    container_app: str
+    container_app_environment: str
+    container_app_job: str
+    job_queue: str
+    container_registry: str
+    log_analytics: str
+    state_storage_account: str
 
 
 _AZURE_KINDS = {
@@ -307,13 +478,29 @@ _AZURE_KINDS = {
     "key_vault": "azure.key_vault",
     "function_app": "azure.function_app",
     "cosmos_account": "azure.cosmos_account",
+    "cosmos_database": "azure.cosmos_database",
+    "identity": "azure.resource_group",
+    "container_app": "azure.container_app",
+    "container_app_environment": "azure.container_app",
+    "container_app_job": "azure.container_app",
+    "job_queue": "azure.storage_queue",
+    "container_registry": "azure.container_registry",
+    "log_analytics": "azure.log_analytics",
+    "state_storage_account": "azure.storage_account",
 }
 
 
+def azure_placement(spec: PlatformSpec) -> str:
+    """What makes a globally unique Azure name differ between deployments of one spec."""
+    return f"azure/{spec.azure.subscription_id or 'any'}/{azure_location(spec)}/{_stem(spec)}"
+
+
 def azure_names(spec: PlatformSpec) -> AzureNames:
-    """Physical names for the Azure platform; global names carry a placement hash."""
+    """Physical names for `PhysicalNames.FROM_SPEC` on Azure. Globally unique names
+    (storage accounts, key vault, Cosmos DB account, registry, function app) carry a hash
+    of subscription, location, name and environment."""
     stem = _stem(spec)
-    placement = f"azure/{spec.region}/{stem}"
+    placement = azure_placement(spec)
     compact = re.sub(r"[^a-z0-9]", "", f"synth{spec.name}{spec.environment}")
     names = AzureNames(
         resource_group=_fit(f"rg-synth-{stem}", 90),
@@ -322,6 +509,15 @@ def azure_names(spec: PlatformSpec) -> AzureNames:
         key_vault=_fit(f"kv-{stem}", 24, unique=placement),
         function_app=_fit(f"synth-{stem}", 60, unique=placement),
         cosmos_account=_fit(f"synth-{stem}", 44, unique=placement),
+        cosmos_database="synth",
+        identity=_fit(f"id-synth-{stem}", 90),
+        container_app=_fit(f"synth-{stem}", 32),
+        container_app_environment=_fit(f"cae-synth-{stem}", 32),
+        container_app_job=_fit(f"job-synth-{stem}", 32),
+        job_queue=_fit(f"synth-{stem}-jobs", 63),
+        container_registry=_fit(compact, 50, unique=placement + "/acr", sep=""),
+        log_analytics=_fit(f"log-synth-{stem}", 63),
+        state_storage_account=_fit(compact + "tf", 24, unique=placement + "/tfstate", sep=""),
     )
     _check(names, _AZURE_KINDS)
     return names
@@ -343,24 +539,58 @@ class KubernetesNames:
     service_account: str
     secret: str
     config_map: str
+    job_service_account: str
+    job_template: str
+    storage_secret: str
+    postgres_secret: str
+    bootstrap: str
+    bucket: str
 
 
 _KUBERNETES_KINDS = {f.name: "kubernetes.dns_label" for f in fields(KubernetesNames)}
+_KUBERNETES_KINDS["bucket"] = "aws.s3_bucket"
 
 
 def kubernetes_names(spec: PlatformSpec) -> KubernetesNames:
-    """Object names, all DNS-1123 labels (at most 63 lowercase alphanumerics and '-')."""
+    """Object names for `PhysicalNames.FROM_SPEC`, all DNS-1123 labels (at most 63
+    lowercase alphanumerics and '-'). The bucket (S3-compatible, so often globally unique)
+    carries a hash of the placement (account, region, namespace) like the clouds' buckets."""
     stem = _stem(spec)
+    namespace = spec.kubernetes.namespace or _fit(f"synth-{stem}", 63)
+    placement = f"kubernetes/{spec.account or 'any'}/{spec.region}/{namespace}/{stem}"
     names = KubernetesNames(
-        namespace=spec.kubernetes.namespace or _fit(f"synth-{stem}", 63),
+        namespace=namespace,
         deployment=_fit(f"synth-{stem}-generator", 63),
         service=_fit(f"synth-{stem}", 63),
         service_account=_fit(f"synth-{stem}-generator", 63),
         secret=_fit(f"synth-{stem}-api-pepper", 63),
         config_map=_fit(f"synth-{stem}-contract", 63),
+        job_service_account=_fit(f"synth-{stem}-jobs", 63),
+        job_template=_fit(f"synth-{stem}-job-template", 63),
+        storage_secret=spec.kubernetes.storage.credentials_secret
+        or _fit(f"synth-{stem}-storage", 63),
+        postgres_secret=spec.kubernetes.postgres.credentials_secret
+        or _fit(f"synth-{stem}-postgres", 63),
+        bootstrap=_fit(f"synth-{stem}-bootstrap", 63),
+        bucket=spec.kubernetes.storage.bucket or _fit(f"synth-{stem}-data", 63, unique=placement),
     )
     _check(names, _KUBERNETES_KINDS)
     return names
+
+
+def kubernetes_stack_name(spec: PlatformSpec) -> str:
+    """`synth-<name>-<environment>-k8s`: the ready-made Kubernetes stack of a spec."""
+    return f"synth-{_stem(spec)}-k8s"
+
+
+def kubernetes_name(path: str, *, unique: str = "", max_len: int = 63) -> str:
+    """`PhysicalNames.GENERATED` on Kubernetes: a DNS-1123 label unique per construct path
+    (`generated_name` with Kubernetes' rules); `unique` adds placement for names that must
+    differ across clusters (buckets)."""
+    name = generated_name(path, max_len=max_len, unique=unique)
+    if not RULES["kubernetes.dns_label"](name):  # generated_name keeps [a-z0-9-] already
+        raise AssertionError(f"generated Kubernetes name {name!r} breaks the DNS-1123 rules")
+    return name
 
 
 def kubernetes_labels(spec: PlatformSpec) -> dict[str, str]:

@@ -2,13 +2,12 @@
 
 Used by each cloud's tests (and usable by anyone adding a cloud):
 
-    problems = check_module(constructs_lib.aws)                 # names and signatures
+    problems = check_module(constructs_lib.aws)          # names, signatures, types
     problems += check_platform(platform, spec, storage_scheme="s3", metadata_scheme="dynamodb")
     assert not problems
 
-`logical_platform(platform)` reduces a synthesized platform to the cloud-free facts
-(limits, synthesizers, contract variables) so two clouds built from the same spec can be
-compared for equality.
+Behaviour is compared elsewhere: `constructs_lib.facts` reads what each cloud's
+synthesized template will do and compares it with what the spec asks for.
 """
 
 from __future__ import annotations
@@ -19,15 +18,18 @@ from typing import Any
 
 from . import contract
 from .interface import (
+    CLOUD_TYPE,
     CONSTRUCT_NAMES,
     CONSTRUCTOR_ARGUMENTS,
+    IMPORTERS,
+    JobRunnerLike,
     MetadataStoreLike,
     PlatformLike,
     SecureBucketLike,
     ServerlessGeneratorLike,
 )
 
-__all__ = ["REQUIRED_VARIABLES", "check_module", "check_platform", "logical_platform"]
+__all__ = ["REQUIRED_VARIABLES", "check_module", "check_platform"]
 
 #: Variables every deployment must hand the service.
 REQUIRED_VARIABLES = (
@@ -44,7 +46,8 @@ REQUIRED_VARIABLES = (
 
 
 def check_module(module: ModuleType) -> list[str]:
-    """Problems with a cloud module's exported names and constructor signatures."""
+    """Problems with a cloud module's exported names, constructor signatures (argument
+    names and, for the shared types, their annotations) and importers."""
     problems = []
     for name in CONSTRUCT_NAMES:
         cls = getattr(module, name, None)
@@ -57,15 +60,29 @@ def check_module(module: ModuleType) -> list[str]:
         if [p.name for p in positional] != ["self", "scope", "id"]:
             problems.append(f"{name}.__init__ must take (scope, id, *, ...) positionally")
         keyword = {p.name: p for p in params.values() if p.kind == p.KEYWORD_ONLY}
-        for arg in CONSTRUCTOR_ARGUMENTS[name]:
+        expected = CONSTRUCTOR_ARGUMENTS[name]
+        for arg, annotation in expected.items():
             if arg not in keyword:
                 problems.append(f"{name}.__init__ lacks keyword argument {arg!r}")
+            elif annotation != CLOUD_TYPE and _annotation(keyword[arg]) != annotation:
+                problems.append(f"{name}.__init__ argument {arg!r} is annotated "
+                                f"{_annotation(keyword[arg])!r}; every cloud uses {annotation!r}")
         for arg, param in keyword.items():
             required = param.default is inspect.Parameter.empty
-            if arg not in CONSTRUCTOR_ARGUMENTS[name] and required:
+            if arg not in expected and required:
                 problems.append(f"{name}.__init__ adds required argument {arg!r}; "
                                 "give it a default")
+        for importer in IMPORTERS.get(name, ()):
+            method = getattr(cls, importer, None)
+            if method is None:
+                problems.append(f"{name} lacks the importer {name}.{importer}(scope, id, ...)")
     return problems
+
+
+def _annotation(param: inspect.Parameter) -> str:
+    annotation = param.annotation
+    text = annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+    return " ".join(text.split())
 
 
 def check_platform(
@@ -78,6 +95,8 @@ def check_platform(
         (getattr(platform, "bucket", None), SecureBucketLike, "platform.bucket"),
         (getattr(platform, "metadata_store", None), MetadataStoreLike, "platform.metadata_store"),
         (getattr(platform, "generator", None), ServerlessGeneratorLike, "platform.generator"),
+        *(((platform.job_runner, JobRunnerLike, "platform.job_runner"),)
+          if getattr(platform, "job_runner", None) is not None else ()),
     ):
         if not isinstance(obj, protocol):
             missing = [a for a in _protocol_attrs(protocol) if not hasattr(obj, a)]
@@ -99,11 +118,20 @@ def check_platform(
     if env.get(contract.METADATA_URL) != platform.metadata_store.metadata_url:
         problems.append("the service is not given the platform store's metadata URL")
     expected = logical_from_spec(spec)
-    actual = logical_platform(platform)
+    actual = {key: env.get(variable) for key, variable in _LOGICAL.items()}
     for key, value in expected.items():
         if actual.get(key) != value:
             problems.append(f"{key}: spec says {value!r}, platform has {actual.get(key)!r}")
     return problems
+
+
+_LOGICAL = {
+    "max_rows": contract.MAX_ROWS,
+    "max_upload_mb": contract.MAX_UPLOAD_MB,
+    "synthesizers": contract.SYNTHESIZERS,
+    "rate_limit_per_second": contract.RATE_LIMIT_PER_SECOND,
+    "rate_limit_burst": contract.RATE_LIMIT_BURST,
+}
 
 
 def logical_from_spec(spec: Any) -> dict[str, Any]:
@@ -116,19 +144,6 @@ def logical_from_spec(spec: Any) -> dict[str, Any]:
             storage_url="", metadata_url="", rate_limit_per_second=spec.api.rate_limit_per_second
         ).to_env()[contract.RATE_LIMIT_PER_SECOND],
         "rate_limit_burst": str(spec.api.burst),
-    }
-
-
-def logical_platform(platform: Any) -> dict[str, Any]:
-    """The cloud-free facts of a built platform, for comparing clouds."""
-    env = dict(platform.generator.runtime_environment)
-    return {
-        "max_rows": env.get(contract.MAX_ROWS),
-        "max_upload_mb": env.get(contract.MAX_UPLOAD_MB),
-        "synthesizers": env.get(contract.SYNTHESIZERS),
-        "rate_limit_per_second": env.get(contract.RATE_LIMIT_PER_SECOND),
-        "rate_limit_burst": env.get(contract.RATE_LIMIT_BURST),
-        "variables": sorted(k for k in env if k in contract.ALL_VARIABLES),
     }
 
 

@@ -26,17 +26,22 @@ from pydantic import (
 
 __all__ = [
     "ApiSpec",
+    "AzureSpec",
     "GcpSpec",
     "GeneratorSpec",
     "JobsSpec",
+    "KubernetesPostgresSpec",
     "KubernetesSpec",
+    "KubernetesStorageSpec",
     "MonitoringSpec",
     "NetworkSpec",
+    "OnPremSpec",
     "PlatformSpec",
     "SpecError",
     "StorageSpec",
     "SYNTHESIZERS",
     "TagSpec",
+    "WorkloadIdentitySpec",
 ]
 
 #: The synthesizers the service ships with (SDV). Plug-in engines add their own names.
@@ -107,10 +112,13 @@ class GeneratorSpec(_Section):
         description="Longest request the generator may run, seconds. Default: 300. AWS Lambda "
         "allows at most 900.",
     )
-    concurrency: int = Field(
-        10, ge=1, le=1000,
-        description="Most instances that run at once (reserved concurrency on AWS, max "
-        "instances on GCP and Azure, HPA maximum on Kubernetes). Default: 10.",
+    concurrency: int | None = Field(
+        None, ge=1, le=1000,
+        description="Most API instances that run at once (reserved concurrency on AWS, max "
+        "instances on GCP and Azure, the HPA maximum on Kubernetes). Default: none - the "
+        "cloud's own limit (AWS: the account's unreserved pool, since a new account's "
+        "quota of 10 leaves nothing to reserve; GCP / Azure: 100; Kubernetes: 10). The "
+        "edge rate limit (`api`) bounds load either way.",
     )
     min_instances: int = Field(
         0, ge=0, le=100,
@@ -142,6 +150,15 @@ class GeneratorSpec(_Section):
         "service's Dockerfile. Default: build from `service/Dockerfile` (AWS) or use "
         "the registry path the cloud's construct derives.",
     )
+
+    @model_validator(mode="after")
+    def _warm_within_cap(self) -> GeneratorSpec:
+        if self.concurrency is not None and self.min_instances > self.concurrency:
+            raise ValueError(
+                f"min_instances {self.min_instances} (instances kept warm) exceeds concurrency "
+                f"{self.concurrency} (the most that may run); lower min_instances or raise "
+                "concurrency")
+        return self
 
     @field_validator("synthesizers")
     @classmethod
@@ -286,7 +303,9 @@ class JobsSpec(_Section):
         "container job runner (ECS Fargate, Cloud Run Jobs, Kubernetes Jobs). Default: 900.",
     )
     worker_concurrency: int = Field(
-        2, ge=1, le=100, description="Queue workers that run at once. Default: 2.",
+        2, ge=2, le=1000,
+        description="Background jobs that run at once (the queue worker's maximum "
+        "concurrency; SQS event sources allow 2-1000). Default: 2.",
     )
     max_attempts: int = Field(
         3, ge=1, le=10,
@@ -296,8 +315,10 @@ class JobsSpec(_Section):
     long_running: bool = Field(
         True,
         description="Create the container job runner for jobs beyond the worker's timeout "
-        "(e.g. CTGAN with its default 300 epochs, about 19 minutes on 2 cores). It runs "
-        "in a private network. Default: on.",
+        "(e.g. CTGAN with its default 300 epochs, about 19 minutes on 2 cores): ECS "
+        "Fargate, Cloud Run Jobs, Container Apps Jobs or Kubernetes Jobs. Its tasks reach "
+        "the cloud's APIs over HTTPS with no inbound access; with `network.vpc` they run "
+        "in the private network instead. Default: on.",
     )
     cpu: Literal[1024, 2048, 4096, 8192, 16384] = Field(
         2048, description="CPU units of one long-running job task (1024 = 1 vCPU). "
@@ -326,15 +347,237 @@ _FARGATE_MEMORY = {1024: (2048, 8192), 2048: (4096, 16384), 4096: (8192, 30720),
 class GcpSpec(_Section):
     """Google Cloud placement (used only by `constructs_lib.gcp`)."""
 
-    project: str = Field(
-        "synthdata-dev",
+    project: str | None = Field(
+        None,
         pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
-        description="Project id to deploy into. Default: 'synthdata-dev'.",
+        description="Project id to deploy into. Default: the stack's google provider's "
+        "`project`; one of the two must name it.",
     )
     region: str | None = Field(
         None, description="Region; default: the spec's `region` if it is a GCP region, "
         "else 'europe-west1'.",
     )
+
+
+class AzureSpec(_Section):
+    """Azure placement (used only by `constructs_lib.azure`)."""
+
+    subscription_id: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="Subscription to deploy into; it also makes globally unique "
+        "spec-derived names (storage accounts, vaults) differ between subscriptions. "
+        "Default: the stack's azurerm provider's subscription.",
+    )
+    location: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9]{2,30}$",
+        description="Azure region (location) such as 'westeurope'; default: the spec's "
+        "`region` if it is an Azure location, else 'westeurope'.",
+    )
+
+_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                          r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_AWS_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+_GCP_SA_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]"
+                        r"\.iam\.gserviceaccount\.com$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _dns_label(value: str | None, what: str) -> str | None:
+    if value is not None and not _DNS_LABEL_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid {what}: use at most 63 lowercase letters, digits and "
+            "'-', starting and ending with a letter or digit (a DNS-1123 label)"
+        )
+    return value
+
+
+class WorkloadIdentitySpec(_Section):
+    """How the pods reach the cloud's bucket without static keys (Kubernetes only)."""
+
+    provider: Literal["none", "eks_pod_identity", "eks_irsa", "gke", "aks"] = Field(
+        "none",
+        description="'none': credentials come from the storage Secret (MinIO, any "
+        "S3-compatible store). 'eks_pod_identity': EKS Pod Identity (associate "
+        "`aws_role_arn` with the service accounts on the AWS side; nothing is annotated). "
+        "'eks_irsa': IAM roles for service accounts (the service accounts are annotated "
+        "with `aws_role_arn`). 'gke': GKE Workload Identity (annotated with "
+        "`gcp_service_account`, or bound directly as a principal when it is unset). "
+        "'aks': Azure Workload Identity (annotated with `azure_client_id`, pods labelled "
+        "`azure.workload.identity/use`). Default: 'none'.",
+    )
+    aws_role_arn: str | None = Field(
+        None, description="IAM role the pods assume (EKS). Required for 'eks_irsa' and "
+        "'eks_pod_identity'. Default: none.",
+    )
+    gcp_service_account: str | None = Field(
+        None, description="Google service account the pods act as (GKE), e.g. "
+        "'synth@my-project.iam.gserviceaccount.com'. Default: none (grant roles to the "
+        "Kubernetes service account's Workload Identity principal directly).",
+    )
+    azure_client_id: str | None = Field(
+        None, description="Client id of the user-assigned managed identity the pods use "
+        "(AKS). Required for 'aks'. Default: none.",
+    )
+
+    @field_validator("aws_role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _AWS_ROLE_ARN_RE.match(value):
+            raise ValueError(f"{value!r} is not an IAM role ARN "
+                             "(arn:aws:iam::111122223333:role/name)")
+        return value
+
+    @field_validator("gcp_service_account")
+    @classmethod
+    def _gcp_sa(cls, value: str | None) -> str | None:
+        if value is not None and not _GCP_SA_RE.match(value):
+            raise ValueError(f"{value!r} is not a service account e-mail "
+                             "(name@project.iam.gserviceaccount.com)")
+        return value
+
+    @field_validator("azure_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        if value is not None and not _UUID_RE.match(value):
+            raise ValueError(f"{value!r} is not a client id (a lowercase UUID)")
+        return value
+
+    @model_validator(mode="after")
+    def _required(self) -> WorkloadIdentitySpec:
+        needs = {"eks_pod_identity": "aws_role_arn", "eks_irsa": "aws_role_arn",
+                 "aks": "azure_client_id"}
+        field = needs.get(self.provider)
+        if field and getattr(self, field) is None:
+            raise ValueError(f"provider {self.provider!r} needs {field}; set it")
+        return self
+
+
+class KubernetesStorageSpec(_Section):
+    """The bucket on Kubernetes: an S3-compatible endpoint, or the cloud's own bucket."""
+
+    endpoint: str | None = Field(
+        None, description="S3-compatible endpoint URL (MinIO, Ceph RGW, ...), e.g. "
+        "'https://minio.storage.svc:9000'. Default: the storage Secret's optional "
+        "`endpoint` key, else AWS S3 itself (or GCS / Azure Blob with workload identity "
+        "'gke' / 'aks'); the in-cluster MinIO when `on_prem.minio` is on.",
+    )
+    bucket: str | None = Field(
+        None, description="Bucket (GCS bucket, Azure container) name. Default: derived "
+        "from the construct path (or the spec with PhysicalNames.FROM_SPEC); the setup "
+        "Job creates it when it does not exist.",
+    )
+    azure_account: str | None = Field(
+        None, description="Storage account holding the container (workload identity "
+        "'aks'). Required there. Default: none.",
+    )
+    credentials_secret: str | None = Field(
+        None, description="Secret holding `access_key_id` and `secret_access_key` "
+        "(and optionally `endpoint` and `kms_key`). Default: a name derived from the "
+        "platform; unused with workload identity. The platform never writes it, except "
+        "for the in-cluster MinIO, whose credentials it generates inside the cluster.",
+    )
+    kms_key: str | None = Field(
+        None, description="Key every object is encrypted with when `storage.encryption` "
+        "is 'customer_managed': an AWS KMS key ARN (S3), a KES key name (MinIO) or a "
+        "Cloud KMS key name (GCS). Default: the storage Secret's `kms_key` key (the pods "
+        "do not start without it); a key generated in the cluster for the in-cluster "
+        "MinIO.",
+    )
+    configure: bool = Field(
+        True, description="Apply the spec's bucket settings (versioning, lifecycle, "
+        "encryption, access logs, public access block) with a setup Job through the "
+        "storage API. Turning it off means the bucket's owner guarantees them. "
+        "Default: on.",
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[A-Za-z0-9.-]+(:\d+)?/?$", value):
+            raise ValueError(f"{value!r} is not an endpoint URL such as "
+                             "'https://minio.example.com:9000'")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value):
+            raise ValueError(f"{value!r} is not a bucket name: 3-63 lowercase letters, "
+                             "digits, '.' and '-'")
+        return value
+
+    @field_validator("credentials_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return _dns_label(value, "Secret name")
+
+
+class KubernetesPostgresSpec(_Section):
+    """The metadata store on Kubernetes: PostgreSQL, reached through libpq's variables."""
+
+    host: str | None = Field(
+        None, description="Database host. Default: the credentials Secret's `host` key "
+        "(the in-cluster PostgreSQL's when `on_prem.postgresql` is on).",
+    )
+    port: int = Field(5432, ge=1, le=65535, description="Port. Default: 5432.")
+    database: str | None = Field(
+        None, description="Database name. Default: the credentials Secret's `dbname` key.",
+    )
+    sslmode: Literal["require", "verify-ca", "verify-full"] = Field(
+        "verify-full", description="libpq sslmode: the connection is always encrypted. "
+        "Default: 'verify-full' (the server certificate and host name are checked).",
+    )
+    credentials_secret: str | None = Field(
+        None, description="Secret with `username` and `password` (and `host`, `dbname` "
+        "when not named here; CloudNativePG's `<cluster>-app` Secret has this shape). "
+        "Default: a name derived from the platform.",
+    )
+    ca_secret: str | None = Field(
+        None, description="Secret whose `ca.crt` signed the server's certificate (an RDS or "
+        "Cloud SQL CA bundle, your own CA). Default: the system's CAs.",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a host name")
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z_][a-z0-9_]{0,62}$", value):
+            raise ValueError(f"{value!r} is not a database name (lowercase letters, digits, _)")
+        return value
+
+    @field_validator("credentials_secret", "ca_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return _dns_label(value, "Secret name")
+
+
+class OnPremSpec(_Section):
+    """Dependencies the platform installs with Helm when the cluster has none (all off)."""
+
+    minio: bool = Field(False, description="Install MinIO for the bucket. Default: off.")
+    postgresql: bool = Field(
+        False, description="Install PostgreSQL (the CloudNativePG operator and one "
+        "cluster) for the metadata store. Default: off.",
+    )
+    prometheus: bool = Field(
+        False, description="Install Prometheus (kube-prometheus-stack) and scrape the "
+        "service through a ServiceMonitor. Default: off.",
+    )
+    storage_class: str | None = Field(
+        None, description="StorageClass of their volumes. Default: the cluster's default.",
+    )
+    minio_volume_gi: int = Field(100, ge=1, le=100_000,
+                                 description="MinIO volume size (GiB). Default: 100.")
+    postgresql_volume_gi: int = Field(20, ge=1, le=10_000,
+                                      description="PostgreSQL volume size (GiB). Default: 20.")
 
 
 class KubernetesSpec(_Section):
@@ -348,6 +591,89 @@ class KubernetesSpec(_Section):
         None, description="Host name of an Ingress in front of the service. Default: no "
         "Ingress (ClusterIP only).",
     )
+    create_namespace: bool = Field(
+        True, description="Create the namespace (labelled for the 'restricted' Pod "
+        "Security Standard). Turn off when it exists already (an OpenShift project). "
+        "Default: on.",
+    )
+    ingress_class: str | None = Field(
+        None, description="IngressClass of the Ingress. Default: the cluster's default.",
+    )
+    tls_secret: str | None = Field(
+        None, description="Secret holding the TLS certificate of `ingress_host`. Default: "
+        "'<service>-tls' (issued by cert-manager when `cert_manager_issuer` is set).",
+    )
+    cert_manager_issuer: str | None = Field(
+        None, description="cert-manager ClusterIssuer that issues the Ingress certificate. "
+        "Default: none (you provide `tls_secret`).",
+    )
+    openshift_route: bool = Field(
+        False, description="Expose `ingress_host` through an OpenShift Route (edge TLS, "
+        "HTTP redirected) instead of an Ingress. Default: off.",
+    )
+    workload_identity: WorkloadIdentitySpec = Field(
+        default_factory=WorkloadIdentitySpec, description="Cloud identity of the pods.",
+    )
+    storage: KubernetesStorageSpec = Field(
+        default_factory=KubernetesStorageSpec, description="The bucket.",
+    )
+    postgres: KubernetesPostgresSpec = Field(
+        default_factory=KubernetesPostgresSpec, description="The metadata store.",
+    )
+    on_prem: OnPremSpec = Field(default_factory=OnPremSpec,
+                                description="Dependencies installed with Helm.")
+    service_monitor: bool = Field(
+        False, description="Create a ServiceMonitor and PrometheusRule for a Prometheus "
+        "Operator the cluster already runs (implied by `on_prem.prometheus`). Default: "
+        "off (alert rules are published in a ConfigMap).",
+    )
+    image_pull_secrets: tuple[str, ...] = Field(
+        (), description="Secrets the pods pull the image with. Default: none.",
+    )
+    job_ttl_seconds: int = Field(
+        86_400, ge=60, le=30 * 86_400,
+        description="Seconds a finished Kubernetes Job (and its pods' logs) is kept. "
+        "Default: 86400 (one day).",
+    )
+    sample_part_rows: int = Field(
+        1_000_000, ge=10_000, le=100_000_000,
+        description="Rows per pod of a large sample: a request for more rows runs as an "
+        "Indexed Job of ceil(rows / sample_part_rows) pods. Part of the seed contract: "
+        "changing it changes the rows a given seed produces. Default: 1,000,000.",
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        return _dns_label(value, "namespace")
+
+    @field_validator("ingress_host")
+    @classmethod
+    def _ingress_host(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a host name such as 'synth.example.com'")
+        return value
+
+    @field_validator("tls_secret", "cert_manager_issuer", "ingress_class")
+    @classmethod
+    def _names(cls, value: str | None) -> str | None:
+        return _dns_label(value, "name")
+
+    @field_validator("image_pull_secrets")
+    @classmethod
+    def _pull_secrets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            _dns_label(name, "Secret name")
+        return value
+
+    @model_validator(mode="after")
+    def _exposure(self) -> KubernetesSpec:
+        if self.openshift_route and self.ingress_host is None:
+            raise ValueError("openshift_route needs ingress_host (the Route's host name)")
+        if self.workload_identity.provider == "aks" and self.storage.azure_account is None:
+            raise ValueError("workload_identity 'aks' needs storage.azure_account (the "
+                             "storage account holding the container)")
+        return self
 
 
 class PlatformSpec(_Section):
@@ -385,6 +711,7 @@ class PlatformSpec(_Section):
         "Default: 'retain'.",
     )
     gcp: GcpSpec = Field(default_factory=GcpSpec, description="GCP placement.")
+    azure: AzureSpec = Field(default_factory=AzureSpec, description="Azure placement.")
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec, description="Kubernetes.")
 
     @field_validator("name")

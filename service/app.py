@@ -20,7 +20,7 @@ from .api import datasets, jobs, keys, models, reports, samples
 from .deps import ServiceHolder, UploadSlots, get_service, require
 from .errors import ServiceUnavailable, install_error_handlers
 from .metrics import CONTENT_TYPE, Metrics
-from .middleware import RequestContextMiddleware
+from .middleware import RequestContextMiddleware, add_cors
 from .openapi import install_openapi
 from .settings import Settings
 
@@ -104,5 +104,7 @@ def create_app(settings: Settings | None = None, *, data_dir: str | Path | None 
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, upload_limit=settings.max_upload_bytes,
                        metrics=metrics)
+    if settings.cors_origins:
+        add_cors(app, settings.cors_origins)
     return app
 

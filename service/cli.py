@@ -5,6 +5,7 @@
     synthctl train data.csv --synthesizer gaussian_copula  # upload + train, with progress
     synthctl generate MODEL_ID --rows 1000 --output out.csv
     synthctl report MODEL_ID
+    synthctl manifests platform.yaml -o deploy/            # Kubernetes objects as YAML
 
 Remote commands talk to `--endpoint` (default http://127.0.0.1:8000, or
 $SYNTH_ENDPOINT) with the key in $SYNTH_API_KEY (or `--api-key-env OTHER_VAR`).
@@ -224,6 +225,25 @@ def report(model_id: str, version: int | None = typer.Option(None),
     typer.echo(json.dumps({"id": result["id"], "quality": result["quality"]["score"],
                            "diagnostic": result["diagnostic"]["score"],
                            "properties": result["quality"]["properties"]}))
+
+
+@app.command()
+def manifests(specs: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
+                                                 help="Platform spec files (.yaml/.json)."),
+              output: Path = typer.Option(..., "--output", "-o", file_okay=False,
+                                          help="Directory to write <stack>/ into.")):
+    """Write the Kubernetes platform of each spec as plain YAML for kubectl / GitOps: the
+    objects its Terraform stack applies (and Helm values for the on-prem dependencies)."""
+    try:
+        from constructs_lib import PlatformSpec
+        from constructs_lib.kubernetes.manifests import write_manifests
+
+        for spec_file in specs:
+            directory = write_manifests(PlatformSpec.from_file(spec_file), output)
+            console.print(f"{spec_file}: wrote {directory}")
+            typer.echo(str(directory / "manifests.yaml"))
+    except Exception as exc:  # noqa: BLE001 - spec errors name the field and the fix
+        _fail(exc)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, body size limits, security headers and HTTP metrics."""
+"""ASGI middleware: request ids, body size limits, security headers, HTTP metrics, CORS."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PayloadTooLarge
 
-__all__ = ["RequestContextMiddleware"]
+__all__ = ["CORS_HEADERS", "RequestContextMiddleware", "add_cors"]
+
+#: Request headers a browser may send cross-origin, and response headers it may read.
+CORS_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
+_EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", "Content-Disposition")
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SMALL_BODY = 1 << 20
@@ -95,3 +99,16 @@ class RequestContextMiddleware:
             (b"content-type", b"application/problem+json"),
             (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def add_cors(app, origins) -> None:
+    """Answer CORS for exactly `origins` (`SYNTH_CORS_ORIGINS`, from the spec's
+    `api.cors_origins`) where no edge in front of the service does (GCP). Outermost, so
+    preflights are answered before authentication and every error carries the headers.
+    Credentials (cookies) are not allowed: callers authenticate with bearer keys."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    app.add_middleware(CORSMiddleware, allow_origins=list(origins),
+                       allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                       allow_headers=list(CORS_HEADERS), expose_headers=list(_EXPOSED_HEADERS),
+                       allow_credentials=False, max_age=600)

@@ -2,10 +2,14 @@
 
     python -m synthdata_service.pins > service/requirements.txt
 
-Walks the installed distributions from the `service`, `service-aws`, `service-postgres`
-and `service-redis` extras down through their requirements (markers evaluated for Linux /
-CPython 3.11), so the image installs exactly what the tests ran against. torch is pinned
-to the CPU build the Dockerfile installs first; CUDA wheels are excluded.
+Walks the installed distributions from the `service`, `service-aws`, `service-azure`,
+`service-kubernetes`, `service-postgres` and `service-redis` extras and the GCP backends'
+clients (`gs://`, `firestore://`, Secret Manager through google-auth) down through their
+requirements (markers evaluated for Linux / CPython 3.11, the image's Python), so one image
+runs on every cloud with exactly what the tests ran against. `awslambdaric` is AWS's
+runtime interface client: Lambda runs the image through it. torch is pinned to the CPU
+build the Dockerfile installs first; CUDA wheels are excluded. The function bundles add
+their runtime packages (`constructs_lib.gcp.source`, `constructs_lib.azure.source`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ __all__ = ["ROOTS", "closure", "render"]
 ROOTS = (
     "fastapi", "uvicorn", "python-multipart", "mangum", "pandas", "pyarrow", "sdv", "sdmetrics",
     "charset-normalizer", "prometheus-client", "httpx", "typer", "rich", "pydantic",
-    "boto3", "psycopg", "psycopg-binary", "psycopg-pool", "redis", "torch",
+    "boto3", "awslambdaric", "google-cloud-storage", "google-cloud-firestore",
+    "psycopg", "psycopg-binary", "psycopg-pool", "redis", "torch", "kubernetes",
+    "azure-storage-blob", "azure-storage-queue", "azure-cosmos", "azure-identity",
+    "azure-functions",
 )
 _EXCLUDE_PREFIXES = ("nvidia-", "triton")
 _ENVIRONMENT = {**default_environment(), "sys_platform": "linux", "platform_system": "Linux",
@@ -31,22 +38,29 @@ _ENVIRONMENT = {**default_environment(), "sys_platform": "linux", "platform_syst
 
 
 def closure(roots=ROOTS) -> dict[str, str]:
-    """Installed name -> version for `roots` and everything they require."""
+    """Installed name -> version for `roots` and everything they require, following the
+    extras a requirement asks for (`google-api-core[grpc]` brings grpcio-status)."""
     pins: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()
     pending = [Requirement(r) for r in roots]
     while pending:
         requirement = pending.pop()
         name = canonicalize_name(requirement.name)
-        if name in pins or name.startswith(_EXCLUDE_PREFIXES):
+        extras = {""} | {canonicalize_name(e) for e in requirement.extras}
+        wanted = {(name, extra) for extra in extras} - seen
+        if not wanted or name.startswith(_EXCLUDE_PREFIXES):
             continue
         try:
             dist = distribution(name)
         except PackageNotFoundError:
             continue
+        seen |= wanted
         pins[name] = dist.version.split("+", 1)[0]
         for raw in dist.requires or ():
             child = Requirement(raw)
-            if child.marker is None or child.marker.evaluate(_ENVIRONMENT):
+            if child.marker is None or any(
+                    child.marker.evaluate({**_ENVIRONMENT, "extra": extra})
+                    for _, extra in wanted):
                 pending.append(child)
     return dict(sorted(pins.items()))
 

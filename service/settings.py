@@ -57,6 +57,8 @@ class Settings:
     rate_limit_burst: int = 20
     rate_limit_url: str = ""
     """Empty: an in-memory bucket per process. `redis://...`: shared by every replica."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins answered with CORS headers (`SYNTH_CORS_ORIGINS`); empty: none."""
     max_columns: int = 1_000
     max_cell_chars: int = 10_000
     max_dataset_rows: int = 2_000_000
@@ -110,6 +112,7 @@ class Settings:
             "rate_limit_per_second": runtime.rate_limit_per_second,
             "rate_limit_burst": runtime.rate_limit_burst,
             "rate_limit_url": runtime.rate_limit_url or "",
+            "cors_origins": runtime.cors_origins,
         }
         # The contract defaults to GaussianCopula only (the deployed spec's choice); a local
         # service with no contract at all offers every built-in synthesizer.

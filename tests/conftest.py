@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,8 @@ from syrupy.extensions.json import JSONSnapshotExtension
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = ROOT / "snapshots"
 
-_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def normalise(template: Any) -> Any:
-    """A template with 64-hex asset hashes replaced, so snapshots are stable across machines."""
-    return json.loads(_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+# Templates are normalised by the module the project offers users for the same job:
+# `constructs_lib.testing.normalise` (asset hashes, version stamps, staged paths).
 
 
 class TemplateSnapshot(JSONSnapshotExtension):
@@ -48,12 +46,14 @@ def checkov_binary() -> str:
     return found
 
 
-def run_checkov(path: Path, *, framework: str, config: Path) -> dict[str, Any]:
-    """Run checkov on one file with a reasoned skip list; return its JSON summary."""
+def run_checkov(path: Path | list[Path], *, framework: str, config: Path) -> dict[str, Any]:
+    """Run checkov on one file (or several, in one run: it starts slowly) with a reasoned
+    skip list; return its JSON summary. Failed checks name their `file_path`."""
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false",
            "LOG_LEVEL": "ERROR"}
+    files = [a for p in (path if isinstance(path, list) else [path]) for a in ("--file", str(p))]
     proc = subprocess.run(
-        [checkov_binary(), "--file", str(path), "--framework", framework,
+        [checkov_binary(), *files, "--framework", framework,
          "--config-file", str(config), "--output", "json", "--quiet", "--compact",
          "--skip-download"],
         capture_output=True, text=True, env=env, timeout=300,
@@ -65,6 +65,54 @@ def run_checkov(path: Path, *, framework: str, config: Path) -> dict[str, Any]:
     if isinstance(data, list):  # one entry per framework
         data = data[0] if data else {}
     return data
+
+
+# -- the image tests (`make image-test`): podman builds, minutes each, outside `make test` --
+
+IMAGE_TESTS = ROOT / "tests" / "image"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--image", action="store_true", default=False,
+                     help="run tests/image: build the service image with podman and run it "
+                          "as each deploy target does (`make image-test`)")
+
+
+def pytest_ignore_collect(collection_path, config):
+    if Path(collection_path) == IMAGE_TESTS and not config.getoption("--image"):
+        return True
+    return None
+
+
+#: Folders whose tests share expensive session fixtures (a synthesized app, an emulator):
+#: each runs on one xdist worker so those fixtures are built once. Other tests spread
+#: file by file. `make test` runs `pytest -n 2 --dist loadgroup`.
+_SHARED_SESSION_FOLDERS = {"aws", "gcp", "azure", "kubernetes", "service_aws", "service_gcp",
+                           "service_azure", "service_kubernetes", "engines"}
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = ROOT / "tests"
+    for item in items:
+        relative = Path(str(item.path)).relative_to(tests)
+        group = relative.parts[0] if relative.parts[0] in _SHARED_SESSION_FOLDERS \
+            else relative.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+@contextmanager
+def tmpdir_at(path: Path) -> Iterator[Path]:
+    """Point TMPDIR (and Python's cached default) at `path` while the block runs, so the
+    jsii kernel and CDK Terrain leave nothing in /tmp (their `cdktf.outdir.*` folders)."""
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(path)
+    tempfile.tempdir = None
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = previous
+        tempfile.tempdir = None
 
 
 # PostgreSQL and Redis for the service tests. A running server on the usual loopback port
@@ -100,12 +148,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    """Wait until a server this session started listens on `port` (or say why not)."""
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60,
+                  host: str = "127.0.0.1") -> None:
+    """Wait until a server this session started listens on `host:port` (or say why not)."""
     import time
 
     deadline = time.monotonic() + timeout
-    while not port_open(port):
+    while not port_open(port, host):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
         time.sleep(0.1)

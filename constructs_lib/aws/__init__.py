@@ -10,12 +10,13 @@ else in `constructs_lib` does.
     SyntheticDataPlatform(stack, "Synth", spec=PlatformSpec(name="demo"))
 """
 
-from .bucket import SecureBucket
-from .defaults import FEATURE_FLAGS, SecureDefaultOverridden
+from ..types import PhysicalNames, RemovalPolicy, SecureDefaultOverridden, UnsupportedOnCloud
+from .bucket import SecureBucket, SecureBucketBase
+from .defaults import FEATURE_FLAGS
 from .generator import ServerlessGenerator
 from .image import ServiceImage
 from .jobs import JobRunner
-from .metadata_store import MetadataStore
+from .metadata_store import MetadataStore, MetadataStoreBase
 from .platform import SyntheticDataPlatform
 from .stack import PlatformStack
 
@@ -23,10 +24,15 @@ __all__ = [
     "FEATURE_FLAGS",
     "JobRunner",
     "MetadataStore",
+    "MetadataStoreBase",
+    "PhysicalNames",
     "PlatformStack",
+    "RemovalPolicy",
     "SecureBucket",
+    "SecureBucketBase",
     "SecureDefaultOverridden",
     "ServerlessGenerator",
     "ServiceImage",
     "SyntheticDataPlatform",
+    "UnsupportedOnCloud",
 ]

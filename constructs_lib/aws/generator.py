@@ -12,48 +12,76 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
 import jsii
-from aws_cdk import Duration
+from aws_cdk import Duration, Names
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ..contract import RuntimeContract
-from ..naming import aws_names
+from ..contract import RuntimeContract, merge_environment
 from ..spec import PlatformSpec
-from .bucket import SecureBucket
+from ..types import PhysicalNames, UnsupportedOnCloud
+from .bucket import SecureBucketBase
 from .defaults import (
     acknowledge,
+    cdk_removal_policy,
     checkov_skip,
+    grant,
     log_retention,
-    removal_policy,
+    merge_overrides,
     skip_unless_customer_managed,
+    spec_names,
+    tag,
 )
-from .image import ServiceImage
+from .image import ServiceImage, service_image
 from .jobs import JobRunner
-from .metadata_store import MetadataStore
+from .metadata_store import MetadataStoreBase
+from .network import Placement, check_subnets, https_only_group
 from .roles import acknowledge_service_grants, service_role
 
-__all__ = ["ServerlessGenerator"]
+__all__ = ["API_HANDLER", "FUNCTION_SECURE_DEFAULTS", "ServerlessGenerator"]
 
 API_HANDLER = "synthdata_service.handlers.aws_lambda.handler"
+#: The alias the HTTP API invokes when instances are kept warm (`generator.min_instances`).
+LIVE_ALIAS = "live"
+
+#: The API function's secure defaults (`function_props` keys): replacing one is said out loud.
+FUNCTION_SECURE_DEFAULTS = {
+    "tracing": "X-Ray tracing active",
+    "environment_encryption": "environment encrypted with the customer-managed key",
+    "dead_letter_queue": "failed asynchronous invocations kept in an encrypted queue",
+    "logging_format": "JSON logs",
+}
+#: Set from the spec or the construct's own arguments; `function_props` may not name them.
+_FUNCTION_FIXED = ("code", "role", "environment", "memory_size", "timeout",
+                   "reserved_concurrent_executions", "vpc", "vpc_subnets", "security_groups",
+                   "log_group")
+
 
 class ServerlessGenerator(Construct):
     """The generator service: Lambda (container image, Mangum handler) + HTTP API.
 
-    Attributes: `function`, `role` (= `identity`), `log_group`, `dead_letter_queue`,
-    `http_api`, `stage`, `access_log_group`, `endpoint_url`, `runtime_environment` (the
-    runtime contract's variables as set on the function) and `vpc` / `security_group`
-    when the spec asks for a private network.
+        generator = ServerlessGenerator(stack, "Generator", spec=spec, bucket=bucket,
+                                        metadata_store=store, api_keys_secret=secret)
+        generator.endpoint_url
+        generator.grant_invoke(caller_role)     # execute-api:Invoke (for api.auth: iam)
+
+    Attributes: `function`, `alias` (with `generator.min_instances`, else None), `role` =
+    `identity`, `log_group`, `dead_letter_queue`, `http_api`, `stage`, `access_log_group`,
+    `endpoint_url`, `runtime_environment` (the runtime contract's variables as set on the
+    function), `image`, `job_runner`, and `vpc` / `security_group` when it runs in a
+    network. Tagged from the spec.
     """
 
     def __init__(
@@ -62,57 +90,78 @@ class ServerlessGenerator(Construct):
         id: str,
         *,
         spec: PlatformSpec,
-        bucket: SecureBucket,
-        metadata_store: MetadataStore,
+        bucket: SecureBucketBase,
+        metadata_store: MetadataStoreBase,
         api_keys_secret: secretsmanager.ISecret,
-        environment: Mapping[str, str] | None = None,
-        image_directory: str | Path | None = None,
         image: ServiceImage | None = None,
         job_runner: JobRunner | None = None,
+        encryption_key: kms.IKey | None = None,
         vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        environment: Mapping[str, str] | None = None,
+        physical_names: PhysicalNames | str | None = None,
+        role: iam.IRole | None = None,
+        function_props: Mapping[str, Any] | None = None,
     ) -> None:
         """
-        :param spec: the platform spec (memory, timeout, concurrency, limits, rate limits).
+        :param spec: the platform spec (memory, timeout, instances, limits, rate limits,
+            auth, CORS, log retention).
         :param bucket: where the service stores data; the function may read and write it.
         :param metadata_store: the service's records; the function may read and write it.
         :param api_keys_secret: the pepper for hashing API keys; the function may read it.
-        :param environment: extra variables for the function, merged over the contract's.
-            Default: none.
-        :param image_directory: build context of the service image (holding
-            `service/Dockerfile`). Default: this repository's root. Ignored when the spec
-            names a prebuilt `generator.image`, or when `image` is given.
-        :param image: the service image, shared with a job runner. Default: one built here.
+        :param image: the service image. Default: one built here from the staged build
+            context (or the spec's prebuilt `generator.image`).
         :param job_runner: where background jobs go (queue worker, Fargate task); the
             function may submit to it. Default: none, jobs run in process (`inline://`).
-        :param vpc: run the function in this VPC's private subnets. Default: none, or the
-            platform's own VPC when the spec's `network.vpc` is on.
+        :param encryption_key: key for the logs, the dead-letter queue and the function's
+            environment. Default: the bucket's key.
+        :param vpc: run the function in this VPC. Default: none (Lambda's own network).
+        :param vpc_subnets: the subnets of `vpc`; they must be private (with egress, or
+            isolated with endpoints). Default: CDK's default selection, the private ones.
+        :param environment: extra variables for the function; they may add variables but
+            not replace the runtime contract's. Default: none.
+        :param physical_names: GENERATED (default) or FROM_SPEC names (function, logs, API).
+        :param role: the function's execution role (its grants are added to it). Default: a
+            new role with nothing but the platform's grants.
+        :param function_props: `lambda_.DockerImageFunction` properties merged over the
+            secure defaults; each secure default replaced is warned and annotated.
         """
         super().__init__(scope, id)
-        names = aws_names(spec)
-        key = bucket.encryption_key
+        tag(self, spec)
+        check_subnets(vpc, vpc_subnets)
+        if spec.generator.packaging != "container":
+            raise UnsupportedOnCloud(
+                "generator.packaging", "AWS",
+                "the service runs on Lambda as a container image (with SDV and torch it "
+                "exceeds the 250 MB limit of a zip package)",
+                "use packaging: container (the default)")
+        names = spec_names(self, spec, physical_names)
+        key = encryption_key or bucket.encryption_key
+        policy = cdk_removal_policy(None, spec)
         self.spec = spec
+        self._key = key
+        self._names = names
 
-        self.image = image or ServiceImage(self, "Image", spec=spec,
-                                           image_directory=image_directory)
+        self.image = service_image(self, spec, image)
         self.job_runner = job_runner
-        self.role = service_role(self, "Role", spec, "generator")
+        self.role: iam.IRole = role or service_role(self, "Role", spec, "generator")
         self.identity = self.role
 
         self.log_group = logs.LogGroup(
             self, "Logs",
-            log_group_name=names.log_group,
+            log_group_name=names.log_group if names else None,
             retention=log_retention(spec),
             encryption_key=key,
-            removal_policy=removal_policy(spec),
+            removal_policy=policy,
         )
         self.dead_letter_queue = sqs.Queue(
             self, "DeadLetterQueue",
-            queue_name=names.dead_letter_queue,
+            queue_name=names.dead_letter_queue if names else None,
             encryption=sqs.QueueEncryption.KMS if key else sqs.QueueEncryption.SQS_MANAGED,
             encryption_master_key=key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
-            removal_policy=removal_policy(spec),
+            removal_policy=policy,
         )
         acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3",
                     "This queue is itself the dead-letter queue of the generator's "
@@ -125,78 +174,91 @@ class ServerlessGenerator(Construct):
             api_keys_secret=api_keys_secret.secret_arn,
             **({"jobs_url": job_runner.jobs_url} if job_runner else {}),
         )
-        self.runtime_environment: dict[str, str] = {**contract.to_env(), **(environment or {})}
+        self.runtime_environment: dict[str, str] = merge_environment(contract.to_env(),
+                                                                     environment)
 
-        self.vpc = vpc
+        self.vpc: ec2.IVpc | None = vpc
         self.security_group: ec2.SecurityGroup | None = None
-        vpc_options = {}
+        network = {}
         if vpc is not None:
-            self.security_group = ec2.SecurityGroup(
-                self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
-                description="Generator: HTTPS to the VPC endpoints only",
-            )
-            self.security_group.add_egress_rule(
-                ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443),
-                "HTTPS to interface endpoints inside the VPC",
-            )
-            vpc_options = dict(
-                vpc=vpc,
-                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                security_groups=[self.security_group],
-            )
-            # Gateway endpoints (S3, DynamoDB) are reached through prefix lists.
-            self.security_group.add_egress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
-                "HTTPS to S3 and DynamoDB gateway endpoints (no internet route exists)",
-            )
+            placement = Placement(vpc, vpc_subnets)
+            if placement.public:
+                raise ValueError(
+                    "vpc_subnets: selects public subnets, where a Lambda function has no "
+                    "route out; select private subnets (ec2.SubnetType.PRIVATE_WITH_EGRESS, "
+                    "or PRIVATE_ISOLATED with VPC endpoints), or leave vpc= unset")
+            self.security_group = https_only_group(self, "SecurityGroup", vpc, "Generator")
+            network = dict(vpc=vpc, vpc_subnets=vpc_subnets,
+                           security_groups=[self.security_group])
 
+        defaults = dict(
+            function_name=names.function if names else None,
+            description=f"Synthdata generator service ({spec.environment})",
+            tracing=lambda_.Tracing.ACTIVE,
+            environment_encryption=key,
+            dead_letter_queue=self.dead_letter_queue,
+            logging_format=lambda_.LoggingFormat.JSON,
+            architecture=lambda_.Architecture.X86_64,
+        )
+        props = merge_overrides(self, "function_props", defaults, function_props,
+                                FUNCTION_SECURE_DEFAULTS, fixed=_FUNCTION_FIXED)
         self.function = lambda_.DockerImageFunction(
             self, "Function",
-            function_name=names.function,
-            description=f"Synthdata generator service ({spec.environment})",
             code=self.image.lambda_code(API_HANDLER),
             role=self.role,
             memory_size=spec.generator.memory_mb,
             timeout=Duration.seconds(spec.generator.timeout_seconds),
             reserved_concurrent_executions=spec.generator.concurrency,
             environment=self.runtime_environment,
-            environment_encryption=key,
-            dead_letter_queue=self.dead_letter_queue,
-            tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            architecture=lambda_.Architecture.X86_64,
-            **vpc_options,
+            **network,
+            **props,
         )
+        self.alias: lambda_.Alias | None = None
+        if spec.generator.min_instances:
+            self.alias = lambda_.Alias(
+                self, "Live", alias_name=LIVE_ALIAS, version=self.function.current_version,
+                provisioned_concurrent_executions=spec.generator.min_instances)
+        if spec.generator.concurrency is None:
+            checkov_skip(self.function, "CKV_AWS_115",
+                         "No reserved concurrency (generator.concurrency unset): a new "
+                         "account's quota of 10 leaves nothing to reserve; the stage's rate "
+                         "limit and burst bound the load. Set generator.concurrency to "
+                         "reserve.")
         if vpc is None:
             checkov_skip(self.function, "CKV_AWS_117",
-                         "The spec runs the generator without a private network "
-                         "(network.vpc: false); set it to true to place it in a VPC.")
+                         "The generator runs in Lambda's own network (network.vpc: false and "
+                         "no vpc= given); it reaches only AWS APIs over TLS with IAM.")
         checkov_skip(self.function, "CKV_AWS_272",
                      "Code signing applies to zip packages; this function runs a container "
                      "image whose digest CloudFormation pins.")
-
         for check, resource in (("CKV_AWS_158", self.log_group), ("CKV_AWS_27",
                                 self.dead_letter_queue), ("CKV_AWS_173", self.function)):
             skip_unless_customer_managed(key, {check: resource})
+
         bucket.grant_read_write(self.role)
         metadata_store.grant_read_write(self.role)
         api_keys_secret.grant_read(self.role)
         if job_runner is not None:
             job_runner.grant_submit(self.role)
-        if key is not None:
-            key.grant(self.role, "kms:Decrypt")  # environment variables and the secret
-
-        self._key = key
+        if key is not None:  # the encrypted environment and the secret
+            grant(self.role, (["kms:Decrypt"], [key.key_arn]))
         self._add_endpoint(spec)
         acknowledge_service_grants(self.role, bucket)
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` call the API through the gateway (`execute-api:Invoke` on every
+        route of the stage): what `api.auth: iam` requires of callers, beside a key. The
+        statement goes to the grantee's own policy, in the grantee's stack."""
+        return grant(grantee, (["execute-api:Invoke"],
+                               [self.http_api.arn_for_execute_api(stage=self.stage.stage_name)]))
 
     def _add_endpoint(self, spec: PlatformSpec) -> None:
         self.access_log_group = logs.LogGroup(
             self, "ApiAccessLogs",
             retention=log_retention(spec),
             encryption_key=self._key,
-            removal_policy=removal_policy(spec),
+            removal_policy=cdk_removal_policy(None, spec),
         )
         skip_unless_customer_managed(self._key, {"CKV_AWS_158": self.access_log_group})
         authorizer = authorizers.HttpIamAuthorizer() if spec.api.auth == "iam" else None
@@ -210,12 +272,14 @@ class ServerlessGenerator(Construct):
             )
         self.http_api = apigwv2.HttpApi(
             self, "HttpApi",
-            api_name=aws_names(spec).function,
-            description="Synthdata generator API",
+            # API names need not be unique; this one says which platform it belongs to.
+            api_name=self._names.function if self._names else Names.unique_resource_name(
+                self, max_length=128, separator="-"),
+            description=f"Synthdata generator API ({spec.name}, {spec.environment})",
             create_default_stage=False,
             cors_preflight=cors,
             default_integration=integrations.HttpLambdaIntegration(
-                "Generator", self.function,
+                "Generator", self.alias or self.function,
                 payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
             ),
             default_authorizer=authorizer,

@@ -13,7 +13,10 @@ __all__ = ["PlatformStack"]
 
 
 class PlatformStack(Stack):
-    """One platform per stack, named `synth-<name>-<environment>` by default."""
+    """One platform per stack, named `synth-<name>-<environment>` by default, with the
+    platform's outputs (`SynthEndpointUrl`, `SynthBucketName`, ...). The ready-made app
+    (`apps/aws.py`) is one of these per spec; in your own app, use `SyntheticDataPlatform`
+    in a stack of yours instead."""
 
     def __init__(self, scope: Construct, id: str | None = None, *, spec: PlatformSpec,
                  **stack_props) -> None:
@@ -28,4 +31,4 @@ class PlatformStack(Stack):
         stack_props.setdefault("termination_protection", spec.is_production)
         super().__init__(scope, name, **stack_props)
         self.spec = spec
-        self.platform = SyntheticDataPlatform(self, "Synth", spec=spec)
+        self.platform = SyntheticDataPlatform(self, "Synth", spec=spec, outputs=True)

@@ -1,40 +1,43 @@
 """Secure defaults of the GCP constructs, as small pure functions of the spec.
 
-Each function returns plain values (no provider import), so the defaults can be read,
-tested and reused without loading the google provider. The constructs merge explicit user
-overrides on top; `warn_weakened` says out loud when an override weakens a default.
+Nothing here imports the google provider, so the defaults can be read, tested and reused
+without loading it. Each `*_defaults` function returns the resource's keyword arguments;
+the constructs merge the user's `*_props` over them (`stack.merged`), and each `SECURE_*`
+map names the properties that carry a secure default, so replacing one is said out loud.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 
-from ..naming import gcp_region
 from ..spec import PlatformSpec
+from ..types import RemovalPolicy
 
 __all__ = [
+    "API_KEY_AUTH_INGRESS",
     "FUNCTION_ENTRY_POINT",
     "FUNCTION_RUNTIME",
     "INGRESS",
+    "JOB_TIMEOUT_SECONDS",
     "KEY_ROTATION_PERIOD",
     "REQUIRED_APIS",
-    "SecureDefaultWarning",
-    "bucket_location",
+    "RUN_JOB_LIMITS",
+    "SECURE_BUCKET",
+    "SECURE_DATABASE",
+    "SECURE_SERVICE",
+    "check_choice",
     "cpu_for_memory",
     "datastore_condition",
     "deletion_policy",
     "firestore_delete_protection",
-    "force_destroy",
-    "grantee_member",
+    "job_size",
     "latency_threshold_ms",
     "member_for",
     "object_prefix_condition",
     "required_apis",
     "samples_prefix",
     "validate_member",
-    "warn_weakened",
 ]
 
 #: Cloud KMS rotates the data key every 90 days (CIS GCP 1.10 asks for <= 90 days).
@@ -42,45 +45,62 @@ KEY_ROTATION_PERIOD = "7776000s"
 #: The Cloud Functions (gen2) runtime and the function the service's source exposes.
 FUNCTION_RUNTIME = "python311"
 FUNCTION_ENTRY_POINT = "synth_http"
+#: Longest run of one long-running job task (Cloud Run Jobs allow up to 168 h).
+JOB_TIMEOUT_SECONDS = 24 * 3600
 
-#: Generator ingress: "all" (the internet may connect, but IAM still requires an
-#: authorised identity) or "internal-and-cloud-load-balancing" (only VPC and a load
-#: balancer). Cloud Run names / Cloud Functions names.
+#: Generator ingress: "all" (the internet may connect; with `api.auth: iam` Cloud Run IAM
+#: still requires an authorised identity) or "internal-and-cloud-load-balancing" (only the
+#: VPC and a load balancer). Cloud Run names / Cloud Functions names.
 INGRESS: dict[str, tuple[str, str]] = {
     "all": ("INGRESS_TRAFFIC_ALL", "ALLOW_ALL"),
     "internal-and-cloud-load-balancing": (
         "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", "ALLOW_INTERNAL_AND_GCLB"),
 }
+API_KEY_AUTH_INGRESS = "all"
+
+#: Cloud Run Jobs task sizes: most memory (MiB) each vCPU count allows. Fargate allows
+#: more memory per vCPU and 16 vCPUs, so some `jobs.*` sizes cannot be honoured here.
+RUN_JOB_LIMITS: dict[int, int] = {1: 4096, 2: 8192, 4: 16384, 8: 32768}
 
 #: APIs each part needs, enabled explicitly so a fresh project deploys in one apply.
 REQUIRED_APIS: dict[str, tuple[str, ...]] = {
+    "project": ("cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com"),
     "bucket": ("storage.googleapis.com",),
     "kms": ("cloudkms.googleapis.com",),
     "metadata": ("firestore.googleapis.com",),
     "secrets": ("secretmanager.googleapis.com",),
-    "identity": ("iam.googleapis.com",),
+    # iamcredentials: the runtime identity signs download links through signBlob.
+    "identity": ("iam.googleapis.com", "iamcredentials.googleapis.com"),
     "monitoring": ("monitoring.googleapis.com",),
-    "container": ("run.googleapis.com", "artifactregistry.googleapis.com"),
+    "logging": ("logging.googleapis.com",),
+    "network": ("compute.googleapis.com",),
+    "image": ("artifactregistry.googleapis.com",),
+    "container": ("run.googleapis.com",),
+    "jobs": ("run.googleapis.com",),
     "source": ("cloudfunctions.googleapis.com", "run.googleapis.com",
                "cloudbuild.googleapis.com", "artifactregistry.googleapis.com"),
 }
 
-_MEMBER = re.compile(
-    r"^(user|serviceAccount|group|domain|principal|principalSet):[^\s]+$"
-)
+#: Secure defaults of a bucket's properties (`bucket_props=` may replace them, loudly).
+SECURE_BUCKET = {
+    "uniform_bucket_level_access": "uniform bucket-level access: no object ACLs",
+    "public_access_prevention": "public access prevention enforced",
+    "versioning": "versioning on",
+}
+#: Secure defaults of the Firestore database's properties (`store_props=`).
+SECURE_DATABASE = {
+    "point_in_time_recovery_enablement": "point-in-time recovery on",
+    "delete_protection_state": "delete protection on in production",
+    "app_engine_integration_mode": "App Engine integration off",
+}
+#: Secure defaults of the Cloud Run service's properties (`service_props=`).
+SECURE_SERVICE = {
+    "invoker_iam_disabled": "the endpoint's IAM check follows api.auth",
+    "ingress": "ingress as chosen by the ingress argument",
+    "deletion_protection": "deletion protection unless the removal policy is destroy",
+}
 
-
-class SecureDefaultWarning(UserWarning):
-    """An explicit argument turned off or weakened one of the constructs' secure defaults."""
-
-
-def warn_weakened(construct: str, default: str, override: str) -> None:
-    """Say out loud that `override` weakens the secure default `default` of `construct`."""
-    warnings.warn(
-        f"{construct}: {override} turns off the secure default '{default}'",
-        SecureDefaultWarning,
-        stacklevel=3,
-    )
+_MEMBER = re.compile(r"^(user|serviceAccount|group|domain|principal|principalSet):[^\s]+$")
 
 
 def samples_prefix(purpose: str) -> str:
@@ -89,19 +109,9 @@ def samples_prefix(purpose: str) -> str:
     return f"{purpose}/samples/"
 
 
-def bucket_location(spec: PlatformSpec) -> str:
-    """Buckets are regional, in the platform's region (same location as the KMS key)."""
-    return gcp_region(spec).upper()
-
-
-def force_destroy(removal_policy: str) -> bool:
-    """Only a 'destroy' policy lets Terraform delete a bucket that still holds objects."""
-    return removal_policy == "destroy"
-
-
-def deletion_policy(removal_policy: str) -> str:
+def deletion_policy(removal_policy: RemovalPolicy) -> str:
     """Firestore: 'retain' abandons the database on destroy (data kept), 'destroy' deletes."""
-    return "DELETE" if removal_policy == "destroy" else "ABANDON"
+    return "DELETE" if removal_policy is RemovalPolicy.DESTROY else "ABANDON"
 
 
 def firestore_delete_protection(enabled: bool) -> str:
@@ -129,15 +139,41 @@ def cpu_for_memory(memory_mb: int) -> str:
     return "4"
 
 
+def job_size(spec: PlatformSpec) -> tuple[int, int]:
+    """(vCPUs, MiB) of one long-running job task: `jobs.cpu` / 1024 and `jobs.memory_mb`.
+
+    Raises `UnsupportedOnCloud` for sizes Cloud Run Jobs cannot run (more than 8 vCPUs, or
+    more memory than the vCPUs allow), naming the field and a size that fits.
+    """
+    from ..types import UnsupportedOnCloud
+
+    vcpu, memory = spec.jobs.cpu // 1024, spec.jobs.memory_mb
+    if vcpu not in RUN_JOB_LIMITS:
+        raise UnsupportedOnCloud(
+            "jobs.cpu", "gcp", f"Cloud Run Jobs run at most 8 vCPUs, not {vcpu}",
+            "use jobs.cpu 8192 or less")
+    if memory > RUN_JOB_LIMITS[vcpu]:
+        fits = next(c for c, m in sorted(RUN_JOB_LIMITS.items()) if m >= memory) \
+            if memory <= max(RUN_JOB_LIMITS.values()) else None
+        fix = (f"use jobs.cpu {fits * 1024} for {memory} MiB, or jobs.memory_mb "
+               f"{RUN_JOB_LIMITS[vcpu]} or less" if fits else
+               f"use jobs.memory_mb {max(RUN_JOB_LIMITS.values())} or less")
+        raise UnsupportedOnCloud(
+            "jobs.memory_mb", "gcp",
+            f"Cloud Run Jobs give {vcpu} vCPU(s) at most {RUN_JOB_LIMITS[vcpu]} MiB", fix)
+    return vcpu, memory
+
+
 def latency_threshold_ms(spec: PlatformSpec) -> float:
     """p99 latency alarm threshold: `latency_threshold_ratio` x the request timeout."""
     return round(spec.monitoring.latency_threshold_ratio * spec.generator.timeout_seconds * 1000, 3)
 
 
-def required_apis(spec: PlatformSpec, *parts: str) -> tuple[str, ...]:
-    """The service names (`run.googleapis.com`, ...) the given parts need, in stable order."""
+def required_apis(*parts: str) -> tuple[str, ...]:
+    """The service names (`run.googleapis.com`, ...) the given parts need, in stable order.
+    Every part also needs the project-level APIs (resource manager, service usage)."""
     found: list[str] = []
-    for part in parts:
+    for part in ("project", *parts):
         for api in REQUIRED_APIS[part]:
             if api not in found:
                 found.append(api)
@@ -148,9 +184,10 @@ def validate_member(member: str, *, argument: str) -> str:
     """Reject public principals and malformed IAM members before anything is synthesized."""
     if member in ("allUsers", "allAuthenticatedUsers"):
         raise ValueError(
-            f"{argument}: {member!r} would make the generator public; name the callers "
-            "explicitly, e.g. 'serviceAccount:caller@project.iam.gserviceaccount.com' or "
-            "'group:data-science@example.com'"
+            f"{argument}: {member!r} would make the generator public at the IAM layer; with "
+            "api.auth 'api_key' the endpoint is already open and the service checks keys. "
+            "Name callers explicitly, e.g. 'serviceAccount:caller@project.iam."
+            "gserviceaccount.com' or 'group:data-science@example.com'"
         )
     if not _MEMBER.match(member):
         raise ValueError(
@@ -161,7 +198,7 @@ def validate_member(member: str, *, argument: str) -> str:
 
 
 def member_for(grantee: str) -> str:
-    """An IAM member string from a grantee.
+    """An IAM member string from a grantee string.
 
     A member string (`user:...`, `serviceAccount:...`) is validated as is; a bare e-mail
     becomes `serviceAccount:` (ends in `.gserviceaccount.com`) or `user:`; an unresolved
@@ -173,20 +210,6 @@ def member_for(grantee: str) -> str:
         return validate_member(grantee, argument="grantee")
     kind = "serviceAccount" if grantee.endswith(".gserviceaccount.com") else "user"
     return validate_member(f"{kind}:{grantee}", argument="grantee")
-
-
-def grantee_member(grantee: object) -> tuple[str, str | None]:
-    """The IAM member for a grantee (member string, e-mail, token or `ServiceAccount`) and
-    a stable construct-id part for its grant (None for an unresolved token: use a counter).
-    """
-    if hasattr(grantee, "email") and hasattr(grantee, "node"):  # a ServiceAccount
-        # its construct path below the stack: unique, and stable across synths
-        path = grantee.node.path.split("/", 1)[-1]
-        return f"serviceAccount:{grantee.email}", re.sub(r"[^A-Za-z0-9]+", "-", path)
-    member = member_for(str(grantee))
-    if "${" in member:
-        return member, None
-    return member, re.sub(r"[^A-Za-z0-9]+", "-", member).strip("-")
 
 
 def check_choice(value: str, allowed: Sequence[str], *, argument: str) -> str:

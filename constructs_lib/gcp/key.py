@@ -1,37 +1,36 @@
 """`CustomerManagedKey`: a Cloud KMS key ring and a rotating symmetric key.
 
-Used by `SecureBucket` and `MetadataStore` when `storage.encryption == 'customer_managed'`
-and no key is passed in. Cloud KMS never deletes key rings or keys (only key versions,
-after a 30-day schedule), so a key is created once per platform and environment. With
-removal policy 'retain', Terraform refuses to destroy the key (`prevent_destroy`): data
+Made by `SyntheticDataPlatform` (one key for bucket, database, registry, secret and Cloud
+Run) and by a standalone `SecureBucket` / `MetadataStore` when
+`storage.encryption == 'customer_managed'` and no `encryption_key=` is given. Cloud KMS
+never deletes key rings or keys (only key versions, after a 30-day schedule): with the
+removal policy RETAIN, Terraform refuses to destroy the key (`prevent_destroy`), since data
 kept in a retained bucket or database must stay readable.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.kms_crypto_key import KmsCryptoKey
-from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMember
 from cdktn_provider_google.kms_key_ring import KmsKeyRing
 from constructs import Construct
 
-from ..naming import gcp_labels, gcp_region
+from ..naming import gcp_labels, gcp_names
 from ..spec import PlatformSpec
+from ..types import PhysicalNames, RemovalPolicy
 from .apis import enable_apis
 from .defaults import KEY_ROTATION_PERIOD, required_apis
+from .stack import Placement, physical_name
 
-__all__ = ["CustomerManagedKey", "grant_encrypt_decrypt"]
-
-ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+__all__ = ["CustomerManagedKey"]
 
 
 class CustomerManagedKey(Construct):
-    """A key ring and one ENCRYPT_DECRYPT key rotated every 90 days, in the spec's region.
+    """A key ring and one ENCRYPT_DECRYPT key rotated every 90 days, in the region.
 
     Attributes: `key_ring` (`KmsKeyRing`), `crypto_key` (`KmsCryptoKey`), `key_id` (the
-    key's resource id, what buckets and databases reference).
+    key's resource id, what buckets and databases reference). Wherever an `encryption_key=`
+    is taken, this construct, its `crypto_key` or a key id string may be given.
     """
 
     def __init__(
@@ -40,25 +39,30 @@ class CustomerManagedKey(Construct):
         id: str,
         *,
         spec: PlatformSpec,
-        key_ring_name: str,
-        key_name: str,
-        removal_policy: str,
+        where: Placement,
+        removal_policy: RemovalPolicy,
+        physical_names: PhysicalNames = PhysicalNames.GENERATED,
+        purpose: str = "data",
     ) -> None:
         super().__init__(scope, id)
-        project = spec.gcp.project
-        apis = enable_apis(self, project, required_apis(spec, "kms"))
-        retain = TerraformResourceLifecycle(prevent_destroy=removal_policy != "destroy")
+        names = gcp_names(spec, project=where.project, region=where.region)
+        from_spec = {"data": (names.key_ring, names.crypto_key),
+                     "metadata": (names.metadata_key_ring, names.metadata_crypto_key)}
+        ring_name, key_name = from_spec.get(purpose, (None, None))
+        retain = TerraformResourceLifecycle(
+            prevent_destroy=removal_policy is RemovalPolicy.RETAIN)
         self.key_ring = KmsKeyRing(
             self, "KeyRing",
-            name=key_ring_name,
-            location=gcp_region(spec),
-            project=project,
-            depends_on=apis,
+            name=physical_name(self, "kms", where, names=physical_names, from_spec=ring_name),
+            location=where.region,
+            project=where.project,
+            depends_on=enable_apis(self, where, required_apis("kms")),
             lifecycle=retain,
         )
         self.crypto_key = KmsCryptoKey(
-            self, "Key",
-            name=key_name,
+            self, "CryptoKey",
+            name=physical_name(self, "kms", where, part="Key", names=physical_names,
+                               from_spec=key_name),
             key_ring=self.key_ring.id,
             purpose="ENCRYPT_DECRYPT",
             rotation_period=KEY_ROTATION_PERIOD,
@@ -67,15 +71,3 @@ class CustomerManagedKey(Construct):
             lifecycle=retain,
         )
         self.key_id: str = self.crypto_key.id
-
-
-def grant_encrypt_decrypt(
-    scope: Construct, id: str, key: Any, member: str
-) -> KmsCryptoKeyIamMember:
-    """Let one service agent use exactly this key (never the key ring or the project)."""
-    return KmsCryptoKeyIamMember(
-        scope, id,
-        crypto_key_id=key.id,
-        role=ENCRYPTER_DECRYPTER,
-        member=member,
-    )

@@ -6,6 +6,10 @@ The call is Secret Manager's REST `:access` method through `google-auth` (alread
 with the storage and Firestore clients, so no extra client library), authenticated with
 Application Default Credentials; the payload's CRC32C is verified.
 
+With `SECRET_MANAGER_EMULATOR_HOST=host:port` set (the convention of Google's emulators:
+STORAGE_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST), the same call goes over plain HTTP to that
+host with anonymous credentials: how the image tests run it against a local stand-in.
+
 The pepper is read once per process and cached: every API key hash and model integrity
 tag depends on it, so it must not change under a running service (rotating it is a
 redeploy that re-issues keys), and a cold start then costs one Secret Manager call.
@@ -14,6 +18,7 @@ redeploy that re-issues keys), and a cold start then costs one Secret Manager ca
 from __future__ import annotations
 
 import base64
+import os
 import re
 import threading
 from typing import Any
@@ -24,6 +29,7 @@ from .secrets import _MIN_PEPPER_BYTES, SecretProvider, _decode
 __all__ = ["SecretManagerProvider", "clear_cache"]
 
 DEFAULT_ENDPOINT = "https://secretmanager.googleapis.com"
+EMULATOR_HOST = "SECRET_MANAGER_EMULATOR_HOST"
 _NAME_RE = re.compile(r"^projects/([^/]+)/secrets/([^/]+)(?:/versions/([^/]+))?$")
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _TIMEOUT_SECONDS = 10
@@ -54,6 +60,11 @@ class SecretManagerProvider(SecretProvider):
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> SecretManagerProvider:
+        emulator = os.environ.get(EMULATOR_HOST)
+        if emulator and "endpoint" not in kwargs:
+            from google.auth.credentials import AnonymousCredentials
+
+            kwargs.update(endpoint=f"http://{emulator}", credentials=AnonymousCredentials())
         return cls(url, **kwargs)
 
     def pepper(self) -> bytes:

@@ -30,6 +30,7 @@ class UnknownBackend(ServiceError):
 _REGISTRIES: dict[str, dict[str, str | Any]] = {
     "storage": {
         "file": "synthdata_service.backends.file_storage:FileStorage",
+        "az": "synthdata_service.backends.azure_storage:AzureBlobStorage",
         "gs": "synthdata_service.backends.gcs_storage:GcsStorage",
         "s3": "synthdata_service.backends.s3_storage:S3Storage",
     },
@@ -39,16 +40,22 @@ _REGISTRIES: dict[str, dict[str, str | Any]] = {
         "postgres": "synthdata_service.backends.postgres_metadata:PostgresMetadataStore",
         "firestore": "synthdata_service.backends.firestore_metadata:FirestoreMetadataStore",
         "dynamodb": "synthdata_service.backends.dynamodb_metadata:DynamoDbMetadataStore",
+        "cosmos": "synthdata_service.backends.cosmos_metadata:CosmosMetadataStore",
     },
     "jobs": {
         "inline": "synthdata_service.jobs.inline:InlineJobRunner",
         "sqs": "synthdata_service.jobs.aws:SqsJobRunner",
+        "cloudrun": "synthdata_service.jobs.gcp:CloudRunJobRunner",
+        "azqueue": "synthdata_service.jobs.azure:AzureQueueJobRunner",
+        "k8s": "synthdata_service.jobs.kubernetes:KubernetesJobRunner",
     },
     "secrets": {
         "file": "synthdata_service.backends.secrets:FileSecretProvider",
         "env": "synthdata_service.backends.secrets:EnvSecretProvider",
         "arn": "synthdata_service.backends.aws_secrets:SecretsManagerProvider",
         "secretsmanager": "synthdata_service.backends.aws_secrets:SecretsManagerProvider",
+        # Key Vault secret identifiers: https://<vault>.vault.azure.net/secrets/<name>
+        "https": "synthdata_service.backends.azure_secrets:KeyVaultSecretProvider",
         # Scheme-less cloud resource names are keyed by their first segment (see resolve).
         "projects": "synthdata_service.backends.gcp_secrets:SecretManagerProvider",
     },

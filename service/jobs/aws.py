@@ -6,9 +6,12 @@ ECS Fargate task from the same image.
         ?worker_timeout=900
         &ecs_cluster=<cluster ARN>&ecs_task_definition=<task definition ARN>
         &ecs_container=worker&ecs_subnets=subnet-a,subnet-b&ecs_security_groups=sg-1
+        [&ecs_public_ip=true]
 
 (values URL-encoded). The queue URL is `https://` + the part after `sqs://`. Without the
-`ecs_*` parameters every job goes to the queue.
+`ecs_*` parameters every job goes to the queue. `ecs_public_ip=true` gives each task a
+public IP: the subnets are public ones (an internet gateway, no NAT) and the security
+group admits nothing inbound.
 
 Why a queue rather than an asynchronous self-invoke: SQS gives retries with a redrive
 policy, a dead-letter queue the service consumes (so a crashed job ends `failed` with a
@@ -43,7 +46,8 @@ from ..backends.metadata import (
     ModelRecord,
     ModelVersionRecord,
 )
-from .runner import Execute, JobRunner
+from .runner import Execute, JobRunner, dispatch_refused
+from .runner import failure_reason as _reason
 
 if TYPE_CHECKING:
     from ..core import Service
@@ -89,6 +93,7 @@ class EcsTarget:
     container: str
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
+    public_ip: bool = False
 
 
 def estimate_seconds(store: MetadataStore, job: JobRecord) -> float | None:
@@ -158,7 +163,8 @@ class SqsJobRunner(JobRunner):
                 cluster=query["ecs_cluster"], task_definition=query["ecs_task_definition"],
                 container=query.get("ecs_container", "worker"),
                 subnets=_split(query.get("ecs_subnets", "")),
-                security_groups=_split(query.get("ecs_security_groups", "")))
+                security_groups=_split(query.get("ecs_security_groups", "")),
+                public_ip=query.get("ecs_public_ip", "").lower() == "true")
         return cls(f"https://{parts.netloc}{parts.path}", execute=execute,
                    worker_timeout=float(query.get("worker_timeout", 900)), ecs=ecs,
                    store=store, heartbeat=heartbeat, heartbeat_seconds=heartbeat_seconds)
@@ -192,9 +198,7 @@ class SqsJobRunner(JobRunner):
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. RunTask answered without a task
             _log.exception("could not dispatch job %s to %s", job_id, where)
-            raise BackendUnavailable(f"the job could not be handed to {where.upper()} "
-                                     f"({_reason(exc)}); nothing was started, retry",
-                                     backend=where.upper()) from exc
+            raise dispatch_refused(where.upper(), exc, backend=where.upper()) from exc
         if store is not None:
             store.update(JobRecord, job_id, {"message": note[:500]}, expect={"status": "queued"})
 
@@ -208,7 +212,8 @@ class SqsJobRunner(JobRunner):
         if self.ecs is None:
             raise RuntimeError("no ECS cluster configured (ecs_* parameters of SYNTH_JOBS_URL)")
         ecs = self.ecs
-        network: dict[str, Any] = {"subnets": list(ecs.subnets), "assignPublicIp": "DISABLED"}
+        network: dict[str, Any] = {"subnets": list(ecs.subnets),
+                                   "assignPublicIp": "ENABLED" if ecs.public_ip else "DISABLED"}
         if ecs.security_groups:
             network["securityGroups"] = list(ecs.security_groups)
         with aws_errors("ECS"):
@@ -265,12 +270,15 @@ def _is_interrupted(job: JobRecord) -> bool:
     return job.status == "failed" and (job.error or {}).get("code") == "job_interrupted"
 
 
-def process_message(service: Service, job_id: str, *, receive_count: int = 1) -> str:
+def process_message(service: Service, job_id: str, *, receive_count: int = 1,
+                    run: Callable[[str], None] | None = None) -> str:
     """Handle one delivery of a job id; return what happened. Idempotent: a finished or
     already-claimed job is acknowledged without work. A job whose worker died (running,
     heartbeat stale; or failed as interrupted) is taken back and run again, on ECS if one
     is configured (it outgrew the Lambda). An exception escaping the job is recorded on it
-    (the job goes back to `queued`) and re-raised, so SQS redelivers the message."""
+    (the job goes back to `queued`) and re-raised, so SQS redelivers the message.
+    `run(job_id)` runs the job (default: the SQS runner's `run_here`, or the executor);
+    other queues' workers pass their own (the Azure worker keeps its message invisible)."""
     store = service.store
     job = store.get(JobRecord, job_id)
     if job is None:
@@ -303,8 +311,10 @@ def process_message(service: Service, job_id: str, *, receive_count: int = 1) ->
                      expect={"status": "queued"})
         return "moved"
     try:
-        if isinstance(runner, SqsJobRunner):
-            runner.run_here(job.id)
+        # A runner whose workers run jobs out of process stamps their heartbeats itself.
+        run_here = run if run is not None else getattr(runner, "run_here", None)
+        if run_here is not None:
+            run_here(job.id)
         else:
             service.executor.run(job.id)
     except BaseException as exc:
@@ -332,11 +342,6 @@ def _settle_cancelled(service: Service, job: JobRecord) -> str:
 def _requeue(why: str) -> dict:
     return {"status": "queued", "finished_at": None, "heartbeat_at": None,
             "message": f"queued again: {why}"}
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return f"{type(exc).__name__}: {text}"[:400]
 
 
 def record_crash(service: Service, job_id: str, exc: BaseException, *, attempt: int) -> None:

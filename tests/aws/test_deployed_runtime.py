@@ -26,21 +26,24 @@ import httpx
 import pandas as pd
 import pytest
 
+from constructs_lib.aws.generator import API_HANDLER
+from constructs_lib.aws.jobs import WORKER_HANDLER
 from tests.aws.conftest import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _function_environment(client, outputs, name_output: str) -> dict[str, str]:
-    config = client("lambda").get_function_configuration(FunctionName=outputs[name_output])
+def _function_environment(deployed, handler: str) -> dict[str, str]:
+    config = deployed.client("lambda").get_function_configuration(
+        FunctionName=deployed.function_named_for(handler))
     return config["Environment"]["Variables"]
 
 
 @pytest.fixture(scope="module")
 def runtime(deployed, moto_endpoint, tmp_path_factory):
-    stack, outputs, client = deployed
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    outputs, client = deployed.outputs, deployed.client
+    assert deployed.stack["StackStatus"] == "CREATE_COMPLETE"
     # The stack's SQS event source mappings exist; moto would answer them by running the
     # image functions itself, which needs Docker. The test plays the event source instead.
     lambda_client = client("lambda")
@@ -48,8 +51,8 @@ def runtime(deployed, moto_endpoint, tmp_path_factory):
     assert len(mappings) == 2 and {m["BatchSize"] for m in mappings} == {1}  # worker, DLQ
     for mapping in mappings:
         lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-    api_env = _function_environment(client, outputs, "SynthFunctionName")
-    worker_env = _function_environment(client, outputs, "SynthWorkerFunctionName")
+    api_env = _function_environment(deployed, API_HANDLER)
+    worker_env = _function_environment(deployed, WORKER_HANDLER)
     aws_env = {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_DEFAULT_REGION": REGION,
                "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -112,8 +115,9 @@ def multipart(name: str, content: bytes, content_type: str) -> tuple[bytes, str]
 def pump_worker(runtime) -> int:
     from tests.service_aws.conftest import pump
 
-    queue_url = runtime["outputs"]["SynthJobQueueUrl"]
     sqs = runtime["client"]("sqs")
+    queue_name = runtime["outputs"]["SynthJobsUrl"].split("?")[0].rsplit("/", 1)[1]
+    queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
     return pump(sqs, queue_url, runtime["worker"].handler)
 
 

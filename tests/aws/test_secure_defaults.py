@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from constructs_lib import PlatformSpec, contract
+from constructs_lib.aws.generator import API_HANDLER
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV, PROD = "synth-synthdemo-dev", "synth-synthdemo-prod"
@@ -26,13 +27,21 @@ def data_bucket(app, stack):
     return bucket
 
 
-def api_function(app, stack):
-    from constructs_lib.naming import aws_names
+def image_functions(app, stack):
+    """The service's functions (CDK's own auto-delete provider is a zip function)."""
+    return {k: f for k, f in app.resources(stack, "AWS::Lambda::Function").items()
+            if f["Properties"].get("PackageType") == "Image"}
 
-    name = aws_names(SPECS.get(stack) or PlatformSpec(name="variant")).function
-    [function] = [f for f in app.resources(stack, "AWS::Lambda::Function").values()
-                  if f["Properties"].get("FunctionName") == name]
+
+def api_function(app, stack):
+    [function] = [f for f in image_functions(app, stack).values()
+                  if f["Properties"]["ImageConfig"]["Command"] == [API_HANDLER]]
     return function
+
+
+def platform_resources(app, stack, type_):
+    """Resources of `type_` that the platform created (not CDK's stack-wide helpers)."""
+    return app.under(stack, f"{stack}/Synth", type_)
 
 
 def statements(resource):
@@ -164,7 +173,31 @@ def test_function_runs_the_service_image_with_spec_limits(aws_app, stack):
     assert props["ImageConfig"]["Command"] == ["synthdata_service.handlers.aws_lambda.handler"]
     assert props["MemorySize"] == spec.generator.memory_mb
     assert props["Timeout"] == spec.generator.timeout_seconds
-    assert props["ReservedConcurrentExecutions"] == spec.generator.concurrency
+    assert props.get("ReservedConcurrentExecutions") == spec.generator.concurrency
+
+
+def test_a_dev_stack_reserves_no_concurrency_so_it_deploys_into_a_new_account(aws_app):
+    # A new account's quota is 10 and AWS keeps 10 unreserved: nothing can be reserved.
+    for function in aws_app.resources(DEV, "AWS::Lambda::Function").values():
+        assert "ReservedConcurrentExecutions" not in function["Properties"]
+
+
+@STACKS
+def test_workers_are_bounded_by_their_event_sources_maximum_concurrency(aws_app, stack):
+    spec = SPECS[stack]
+    maxima = sorted(m["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+                    for m in aws_app.resources(stack, "AWS::Lambda::EventSourceMapping").values())
+    assert maxima == sorted([2, spec.jobs.worker_concurrency])
+
+
+def test_instances_kept_warm_are_provisioned_on_the_alias_the_api_invokes(aws_app):
+    spec = SPECS[PROD]
+    [(alias_id, alias)] = aws_app.resources(PROD, "AWS::Lambda::Alias").items()
+    assert alias["Properties"]["ProvisionedConcurrencyConfig"] == {
+        "ProvisionedConcurrentExecutions": spec.generator.min_instances}
+    integration = aws_app.one(PROD, "AWS::ApiGatewayV2::Integration")["Properties"]
+    assert integration["IntegrationUri"] == {"Ref": alias_id}
+    assert aws_app.resources(DEV, "AWS::Lambda::Alias") == {}  # dev keeps none warm
 
 
 @STACKS
@@ -235,7 +268,9 @@ def test_wildcard_resources_are_only_those_without_resource_permissions(aws_app,
 
 @STACKS
 def test_roles_carry_no_managed_policies(aws_app, stack):
-    for role in aws_app.resources(stack, "AWS::IAM::Role").values():
+    roles = platform_resources(aws_app, stack, "AWS::IAM::Role")
+    assert len(roles) >= 5
+    for role in roles.values():
         assert not role["Properties"].get("ManagedPolicyArns")
 
 
@@ -300,7 +335,9 @@ TAGGED = ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Lambda::Function", "A
 @pytest.mark.parametrize("type_", TAGGED)
 def test_resources_are_tagged_from_the_spec(aws_app, stack, type_):
     spec = SPECS[stack]
-    for resource in aws_app.resources(stack, type_).values():
+    resources = platform_resources(aws_app, stack, type_)
+    assert resources
+    for resource in resources.values():
         tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
         assert tags["owner"] == spec.tags.owner
         assert tags["cost-centre"] == spec.tags.cost_centre
@@ -308,10 +345,10 @@ def test_resources_are_tagged_from_the_spec(aws_app, stack, type_):
 
 
 @STACKS
-def test_outputs_name_the_endpoint_and_resources(aws_app, stack):
-    assert set(aws_app.templates[stack]["Outputs"]) >= {
-        "SynthEndpointUrl", "SynthBucketName", "SynthMetadataTableName", "SynthFunctionName",
-        "SynthApiKeysSecretArn"}
+def test_the_ready_made_stacks_publish_the_platform_outputs(aws_app, stack):
+    assert set(aws_app.templates[stack]["Outputs"]) == {
+        "SynthEndpointUrl", "SynthBucketName", "SynthStorageUrl", "SynthMetadataUrl",
+        "SynthApiKeysSecret", "SynthJobsUrl", "SynthIdentity"}
 
 
 # -- variants ------------------------------------------------------------------------------
@@ -338,11 +375,11 @@ def test_private_network_has_no_internet_route_and_uses_endpoints(aws_variants):
 # -- background jobs -----------------------------------------------------------------------
 
 def job_queue(app, stack):
-    from constructs_lib.naming import aws_names
-
-    name = aws_names(SPECS[stack]).job_queue
-    [queue] = [q for q in app.resources(stack, "AWS::SQS::Queue").values()
-               if q["Properties"].get("QueueName") == name]
+    """The queue the API's SYNTH_JOBS_URL names."""
+    jobs_url = api_function(app, stack)["Properties"]["Environment"]["Variables"][
+        contract.JOBS_URL]
+    [queue] = [q for k, q in app.resources(stack, "AWS::SQS::Queue").items()
+               if {"Fn::GetAtt": [k, "QueueName"]} in jobs_url["Fn::Join"][1]]
     return queue["Properties"]
 
 
@@ -363,7 +400,7 @@ def test_worker_and_dead_letter_handler_consume_one_message_at_a_time(aws_app, s
         assert mapping["Properties"]["BatchSize"] == 1
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     commands = sorted(f["Properties"]["ImageConfig"]["Command"][0] for f in
-                      aws_app.resources(stack, "AWS::Lambda::Function").values())
+                      image_functions(aws_app, stack).values())
     assert commands == ["synthdata_service.handlers.aws_lambda.handler",
                         "synthdata_service.handlers.aws_worker.dead_letter_handler",
                         "synthdata_service.handlers.aws_worker.handler",
@@ -412,10 +449,35 @@ def test_the_api_may_start_only_the_job_task_and_pass_only_its_roles(aws_app, st
 
 
 @STACKS
-def test_the_job_network_has_no_route_to_the_internet(aws_app, stack):
-    assert not aws_app.resources(stack, "AWS::EC2::InternetGateway")
+def test_the_default_job_network_needs_no_nat_and_no_interface_endpoint(aws_app, stack):
+    # Eight interface endpoints in two zones cost about $115-130 a month idle; public
+    # subnets, gateway endpoints and an internet gateway cost nothing while no task runs.
     assert not aws_app.resources(stack, "AWS::EC2::NatGateway")
-    for group in aws_app.resources(stack, "AWS::EC2::SecurityGroup").values():
-        assert not group["Properties"].get("SecurityGroupIngress", []) or all(
-            rule.get("CidrIp") != "0.0.0.0/0"
-            for rule in group["Properties"]["SecurityGroupIngress"])
+    endpoints = aws_app.resources(stack, "AWS::EC2::VPCEndpoint").values()
+    assert sorted(e["Properties"]["VpcEndpointType"] for e in endpoints) == [
+        "Gateway", "Gateway"]
+    assert sorted(json.dumps(e["Properties"]["ServiceName"]) for e in endpoints) == [
+        '{"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".dynamodb"]]}',
+        '{"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".s3"]]}']
+    for subnet in aws_app.resources(stack, "AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+
+
+@STACKS
+def test_job_tasks_get_a_public_ip_and_a_group_that_admits_nothing(aws_app, stack):
+    jobs_url = json.dumps(api_function(aws_app, stack)["Properties"]["Environment"][
+        "Variables"][contract.JOBS_URL])
+    assert "&ecs_public_ip=true" in jobs_url
+    groups = aws_app.resources(stack, "AWS::EC2::SecurityGroup").values()
+    assert groups
+    for group in groups:
+        assert "SecurityGroupIngress" not in group["Properties"]
+        assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIp"])
+                for r in group["Properties"]["SecurityGroupEgress"]] == [
+            ("tcp", 443, 443, "0.0.0.0/0")]
+
+
+@STACKS
+def test_functions_stay_out_of_the_job_network(aws_app, stack):
+    for function in image_functions(aws_app, stack).values():
+        assert "VpcConfig" not in function["Properties"]

@@ -1,4 +1,6 @@
-"""Every template the AWS app synthesizes: snapshot, cfn-lint, cdk-nag and checkov."""
+"""Every template the AWS app synthesizes, and the user apps' deployable ones: snapshots
+(each beside the tests that say what it means: test_secure_defaults.py, test_facts.py),
+cfn-lint, cdk-nag and checkov."""
 
 from __future__ import annotations
 
@@ -6,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import normalise, run_checkov
+from constructs_lib.testing import normalise
+from tests.conftest import run_checkov
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_STACKS = ["synth-synthdemo-dev", "synth-synthdemo-prod"]
-ALL_STACKS = pytest.mark.parametrize("stack,fixture", [
-    *[(s, "aws_app") for s in APP_STACKS], ("synth-variant-dev", "aws_variants")])
+CHECKED = [*[(s, "aws_app") for s in APP_STACKS], ("synth-variant-dev", "aws_variants"),
+           *[(s, "user_apps") for s in ("BringYourOwn", "BringExisting")]]
+ALL_STACKS = pytest.mark.parametrize("stack,fixture", CHECKED)
 
 
 @pytest.mark.parametrize("stack", APP_STACKS)
@@ -43,12 +47,23 @@ def test_cdk_nag_finds_nothing_unacknowledged(aws_app, aws_variants):
         assert failures == []
 
 
+@pytest.fixture(scope="session")
+def checkov_report(aws_app, aws_variants, user_apps):
+    """checkov over every template of `ALL_STACKS`, in one run."""
+    apps = {"aws_app": aws_app, "aws_variants": aws_variants, "user_apps": user_apps}
+    paths = [apps[fixture].paths[stack] for stack, fixture in CHECKED]
+    return run_checkov(paths, framework="cloudformation", config=ROOT / "checkov" / "aws.yaml")
+
+
+def test_checkov_checked_every_template(checkov_report):
+    assert checkov_report["summary"]["parsing_errors"] == 0
+    assert checkov_report["summary"]["resource_count"] > 50 * len(CHECKED)
+    assert checkov_report["summary"]["passed"] > 50 * len(CHECKED)
+
+
 @ALL_STACKS
-def test_checkov_finds_nothing_outside_the_skip_list(request, stack, fixture):
-    app = request.getfixturevalue(fixture)
-    result = run_checkov(app.paths[stack], framework="cloudformation",
-                         config=ROOT / "checkov" / "aws.yaml")
+def test_checkov_finds_nothing_outside_the_skip_list(checkov_report, stack, fixture):
     failed = [f"{c['check_id']} {c['resource']}" for c in
-              result.get("results", {}).get("failed_checks", [])]
+              checkov_report.get("results", {}).get("failed_checks", [])
+              if c["file_path"].endswith(f"/{stack}.template.json")]
     assert failed == []
-    assert result["summary"]["passed"] > 50

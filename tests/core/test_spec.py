@@ -104,6 +104,11 @@ def test_every_problem_is_reported_at_once():
     assert [p.split(":")[0] for p in problems] == ["name", "environment", "storage.retention_days"]
 
 
+def test_more_warm_instances_than_the_cap_are_refused_on_every_cloud():
+    [problem] = problems_of({"name": "demo", "generator": {"concurrency": 2, "min_instances": 3}})
+    assert problem.startswith("generator:") and "lower min_instances" in problem
+
+
 def test_duplicate_synthesizers_are_refused():
     [problem] = problems_of({"name": "demo", "generator": {"synthesizers": ["ctgan", "ctgan"]}})
     assert "twice" in problem

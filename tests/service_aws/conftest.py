@@ -65,7 +65,7 @@ def _client(name: str, endpoint: str):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def _moto_server(port: int):
+def _moto_server(port: int, host: str = "127.0.0.1"):
     """moto's threaded server, answering one request at a time. moto evaluates a
     DynamoDB ConditionExpression and applies the write without a lock, so two concurrent
     conditional updates can both succeed under load, which real DynamoDB never allows;
@@ -92,7 +92,7 @@ def _moto_server(port: int):
             self._server_ready_event.set()
             self._server.serve_forever()
 
-    return SerialisedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    return SerialisedMotoServer(ip_address=host, port=port, verbose=False)
 
 
 @pytest.fixture(scope="session")

@@ -140,3 +140,29 @@ def test_a_job_that_cannot_be_dispatched_is_a_503_for_the_request_that_made_it(
 def test_a_malformed_jobs_url_names_the_expected_form(url, message):
     with pytest.raises(ValueError, match=message):
         SqsJobRunner.from_url(url, execute=lambda job_id: None)
+
+
+def _recorded_network(local_aws, task_arn: str) -> dict:
+    """The network configuration the emulator recorded for a started task (its API does
+    not return it; the server runs in this process)."""
+    from moto.ecs.models import ecs_backends
+
+    from .conftest import ACCOUNT, REGION
+
+    for tasks in ecs_backends[ACCOUNT][REGION].tasks.values():
+        for task in tasks.values():
+            if task.task_arn == task_arn:
+                return task.network_configuration["awsvpcConfiguration"]
+    raise AssertionError(f"no task {task_arn}")
+
+
+@pytest.mark.parametrize("flag,assigned", [("", "DISABLED"), ("&ecs_public_ip=true",
+                                                               "ENABLED")])
+def test_tasks_get_a_public_ip_only_when_the_jobs_url_says_their_subnets_are_public(
+        service, queues, local_aws, flag, assigned):
+    runner = SqsJobRunner.from_url(queues.contract_url + flag, execute=lambda job_id: None,
+                                   store=service.store)
+    job = _train_job(service.store, synthesizer="ctgan", rows=30_000, columns=18)
+    network = _recorded_network(local_aws, runner.start_task(job.id))
+    assert network["assignPublicIp"] == assigned
+    assert network["subnets"] == local_aws.subnets

@@ -25,12 +25,13 @@ PROJECT = "synth-test"
 _FIRESTORE_JAR = "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
 
 
-def start(argv: list[str], port: int, log: Path, timeout: float, **kwargs) -> subprocess.Popen:
+def start(argv: list[str], port: int, log: Path, timeout: float, address: str = "127.0.0.1",
+          **kwargs) -> subprocess.Popen:
     handle = log.open("wb")
     process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True, **kwargs)
     try:
-        wait_for_port(port, process, log, timeout)
+        wait_for_port(port, process, log, timeout, host=address)
     except BaseException:
         stop_server(process)
         raise

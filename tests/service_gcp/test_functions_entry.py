@@ -42,7 +42,7 @@ def function_source(target: Path) -> Path:
     """The function's source root, staged exactly as the GCP construct uploads it."""
     from constructs_lib.gcp.source import stage_function_source
 
-    return stage_function_source(target, repo_root=REPO)
+    return stage_function_source(target)
 
 
 @pytest.fixture(scope="module")

@@ -104,3 +104,11 @@ def test_the_registry_resolves_secret_manager_resource_names():
     assert provider.name == "projects/my-proj/secrets/synth-pepper/versions/latest"
     with pytest.raises(ValueError, match="projects/<project>/secrets/<secret>"):
         open_secret_provider("projects/my-proj/topics/t")
+
+
+def test_the_emulator_host_variable_redirects_the_call(secret_manager, monkeypatch):
+    fake, endpoint = secret_manager
+    fake.secrets["/v1/projects/p/secrets/pepper/versions/latest:access"] = _payload(PEPPER)
+    monkeypatch.setenv("SECRET_MANAGER_EMULATOR_HOST", endpoint.removeprefix("http://"))
+    assert open_secret_provider("projects/p/secrets/pepper").pepper() == PEPPER
+    assert fake.calls == ["/v1/projects/p/secrets/pepper/versions/latest:access"]
