@@ -7,6 +7,12 @@ provider only there:
     from constructs_lib import PlatformSpec
     from constructs_lib.aws import SyntheticDataPlatform   # aws-cdk-lib
     from constructs_lib.gcp import SyntheticDataPlatform   # CDK Terrain (cdktn) + google provider
+    from constructs_lib.azure import SyntheticDataPlatform  # CDK Terrain + azurerm provider
+    from constructs_lib.kubernetes import SyntheticDataPlatform  # CDK Terrain + kubernetes, helm
+
+Every cloud's classes take the same arguments (`constructs_lib.interface`); what each
+platform does is read back from its template by `constructs_lib.facts` and compared across
+clouds by the tests. `constructs_lib.testing` helps users snapshot their own stacks.
 """
 
 from .contract import RuntimeContract

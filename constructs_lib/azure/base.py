@@ -15,6 +15,7 @@ from cdktn_provider_azurerm.resource_group import ResourceGroup
 from cdktn_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
+from .._terraform import stable_text
 from ..naming import azure_placement, azure_tags, generated_name
 from ..spec import PlatformSpec
 from ..types import MergedProps, PhysicalNames, RemovalPolicy, merge_props, warn_override
@@ -128,11 +129,11 @@ def grant_role(owner: Construct, grantee: Any, role: str, scope_id: str,
     stack references the platform, never the other way round - or in `owner`'s scope for
     a bare object id."""
     where = grantee if isinstance(grantee, Construct) else owner
-    key = hashlib.sha256(f"{owner.node.path}|{role}|{scope_id}".encode()).hexdigest()[:8]
+    key = hashlib.sha256(f"{owner.node.path}|{role}|{stable_text(owner, scope_id)}".encode())
     label = re.sub(r"[^A-Za-z0-9]", "", role)
-    construct_id = f"{label}{key}"
+    construct_id = f"{label}{key.hexdigest()[:8]}"
     if not isinstance(grantee, Construct):
-        construct_id += hashlib.sha256(str(grantee).encode()).hexdigest()[:6]
+        construct_id += hashlib.sha256(stable_text(owner, grantee).encode()).hexdigest()[:6]
     existing = where.node.try_find_child(construct_id)
     if existing is not None:
         return existing  # type: ignore[return-value]

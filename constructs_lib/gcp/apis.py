@@ -27,6 +27,7 @@ from cdktn_provider_google.kms_crypto_key_iam_member import KmsCryptoKeyIamMembe
 from cdktn_provider_google.project_service import ProjectService
 from constructs import Construct
 
+from .._terraform import stable_text
 from .stack import Placement, beta_provider, short_hash
 
 __all__ = ["ENCRYPTER_DECRYPTER", "agent_key_grant", "enable_apis", "key_id", "service_agent"]
@@ -100,7 +101,7 @@ def agent_key_grant(scope: Construct, where: Placement, key: Any,
     stack = TerraformStack.of(scope)
     identity = key_id(key)
     owner = getattr(getattr(key, "crypto_key", key), "node", None)
-    key_part = owner.path if owner is not None else identity
+    key_part = owner.path if owner is not None else stable_text(scope, identity)
     construct_id = f"KeyGrant-{service.split('.')[0]}-{short_hash(key_part)}"
     existing = stack.node.try_find_child(construct_id)
     if existing is not None:

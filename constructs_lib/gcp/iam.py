@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from constructs import Construct
 
+from .._terraform import stable_text
 from .defaults import member_for
 from .stack import short_hash
 
@@ -63,7 +64,7 @@ def grant(resource: Construct, grantee: Any, kind: str,
         scope = resource
         readable = re.sub(r"[^A-Za-z0-9]+", "-", member).strip("-")
         construct_id = f"{kind}-{readable}" if "${" not in member else \
-            f"{kind}-{short_hash(member)}"
+            f"{kind}-{short_hash(stable_text(resource, member))}"
     existing = scope.node.try_find_child(construct_id)
     if existing is not None:
         return existing  # type: ignore[return-value]
