@@ -118,7 +118,10 @@ class GcsStorage(Storage):
         blob = self.bucket.blob(self._name(key), chunk_size=self.chunk_size)
         size = 0
         with _gcs_errors():
-            writer = blob.open("wb", content_type="application/octet-stream")
+            # The service's retry deadline (`?retry_seconds=`), not the library's 120 s: an
+            # outage mid-upload is a prompt 503, not a request held for two minutes.
+            writer = blob.open("wb", content_type="application/octet-stream",
+                               retry=self._call["retry"], timeout=self._call["timeout"])
             try:
                 for chunk in chunks:
                     writer.write(chunk)
