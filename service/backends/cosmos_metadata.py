@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import time
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import ServiceUnavailable
-from .metadata import DuplicateRecord, MetadataStore, Record
+from .metadata import DocumentStore, DuplicateRecord, Record
 
 __all__ = ["CONNECTION_STRING", "CONTAINER", "CosmosMetadataStore", "SCHEMA_VERSION",
            "UNIQUE_KEYS"]
@@ -57,7 +55,7 @@ _MAX_ATTEMPTS = 50
 _RESERVED = ("pk", "_rid", "_self", "_etag", "_attachments", "_ts", "_guard")
 
 
-class CosmosMetadataStore(MetadataStore):
+class CosmosMetadataStore(DocumentStore):
     """Records as Cosmos DB documents; thread-safe (the client is)."""
 
     def __init__(self, account: str, database: str, *, container: str = CONTAINER,
@@ -150,18 +148,6 @@ class CosmosMetadataStore(MetadataStore):
             self._container.delete_item(guard_id, partition_key=cls.KIND)
         except CosmosResourceNotFoundError:
             pass
-
-    def _matches(self, cls: type[Record], data: Mapping[str, Any],
-                 expect: Mapping[str, Any] | None) -> bool:
-        for name, wanted in (expect or {}).items():
-            allowed = wanted if isinstance(wanted, tuple) else (wanted,)
-            if data.get(name) not in [self._encode(cls, name, v) for v in allowed]:
-                return False
-        return True
-
-    @staticmethod
-    def _backoff(attempt: int) -> None:
-        time.sleep(min(0.2, 0.002 * 2 ** attempt) * random.random())
 
     def _read(self, cls: type[Record], record_id: str) -> dict[str, Any] | None:
         return self._read_document(cls.KIND, self._check_id(record_id))

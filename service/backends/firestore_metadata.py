@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ..errors import BackendUnavailable, ServiceUnavailable, backend_unavailable
-from .metadata import DuplicateRecord, MetadataStore, Record
+from .metadata import DocumentStore, DuplicateRecord, Record
 
 __all__ = ["FirestoreMetadataStore", "SCHEMA_VERSION", "UNIQUE_KEYS"]
 
@@ -65,7 +63,7 @@ def _firestore_errors() -> Iterator[None]:
         raise backend_unavailable("Firestore", exc) from exc
 
 
-class FirestoreMetadataStore(MetadataStore):
+class FirestoreMetadataStore(DocumentStore):
     """Records as Firestore documents; thread-safe (the client is). `timeout` (seconds
     per call) and `retry_seconds` (how long transient errors are retried) bound how long
     an outage holds a request before it is answered 503."""
@@ -132,18 +130,6 @@ class FirestoreMetadataStore(MetadataStore):
             values = "|".join(quote(json.dumps(data.get(name)), safe="") for name in group)
             guards.append(self.client.collection(_UNIQUE).document(f"{cls.KIND}:{values}"))
         return guards
-
-    def _matches(self, cls: type[Record], data: Mapping[str, Any],
-                 expect: Mapping[str, Any] | None) -> bool:
-        for name, wanted in (expect or {}).items():
-            allowed = wanted if isinstance(wanted, tuple) else (wanted,)
-            if data.get(name) not in [self._encode(cls, name, v) for v in allowed]:
-                return False
-        return True
-
-    @staticmethod
-    def _backoff(attempt: int) -> None:
-        time.sleep(min(0.2, 0.002 * 2 ** attempt) * random.random())
 
     # The interface.
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
+import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -285,3 +287,25 @@ class MetadataStore(abc.ABC):
 
     def audit(self, event: AuditRecord) -> None:
         self.insert(event)
+
+
+class DocumentStore(MetadataStore):
+    """What the document stores (Firestore, Cosmos DB) share on top of `MetadataStore`:
+    checking a stored document against an update's `expect`, and the jittered backoff
+    between transactions that lost a race. Subclasses define `_encode`."""
+
+    @staticmethod
+    def _encode(cls: type[Record], name: str, value: Any) -> Any:
+        raise NotImplementedError
+
+    def _matches(self, cls: type[Record], data: Mapping[str, Any],
+                 expect: Mapping[str, Any] | None) -> bool:
+        for name, wanted in (expect or {}).items():
+            allowed = wanted if isinstance(wanted, tuple) else (wanted,)
+            if data.get(name) not in [self._encode(cls, name, v) for v in allowed]:
+                return False
+        return True
+
+    @staticmethod
+    def _backoff(attempt: int) -> None:
+        time.sleep(min(0.2, 0.002 * 2 ** attempt) * random.random())

@@ -164,7 +164,8 @@ class Podman:
         proc = self("network", "inspect", "podman")
         address = json.loads(proc.stdout)[0]["subnets"][0]["gateway"]
         if not _bindable(address):  # the bridge appears with the first container on it
-            self("run", "--rm", *self.ulimits, image, "true", timeout=120)
+            self("run", "--rm", *self.ulimits, "--entrypoint", "/bin/true", image,
+                 timeout=120)
         if not _bindable(address):
             raise PodmanError(f"the podman bridge's gateway {address} is not on this host")
         return address
@@ -190,9 +191,12 @@ class Podman:
               user: str | None = None, read_only: bool = False, tmpfs: Sequence[str] = (),
               volumes: Sequence[str] = (), publish: int | None = None,
               memory_mb: int | None = None, cpus: float | None = None,
+              network: str | None = None, cap_drop: Sequence[str] = (),
+              security_opts: Sequence[str] = (), host_port: int | None = None,
               log_dir: Path) -> Container:
         """Start a detached container; `publish` maps that container port to a free port
-        on the host's loopback."""
+        on the host's loopback. With `network="host"` the container shares the host's
+        loopback (its local servers) and `host_port` is where it listens."""
         self("rm", "--force", "--ignore", name, check=False)
         args = ["run", "--detach", "--name", name, *self.ulimits, "--log-driver", "k8s-file"]
         env_file = log_dir / f"{name}.env"
@@ -208,7 +212,12 @@ class Podman:
             args += ["--tmpfs", mount]
         for volume in volumes:
             args += ["--mount", volume]
-        host_port = None
+        if network is not None:
+            args += ["--network", network]
+        for capability in cap_drop:
+            args += ["--cap-drop", capability]
+        for option in security_opts:
+            args += ["--security-opt", option]
         if publish is not None:
             host_port = free_port()
             args += ["--publish", f"127.0.0.1:{host_port}:{publish}"]
@@ -408,3 +417,31 @@ def build_service_image(podman: Podman, context: Path, *, log_dir: Path) -> str:
     return podman.build(context, tag, volumes=[f"{wheels}:/wheels:ro",
                                                f"{pip_conf}:/etc/pip.conf:ro"],
                         log=log_dir / f"build-{context.name}.log")
+
+
+def train_and_sample(base_url: str, key: str, csv: Path, *, rows: int = 200,
+                     timeout: float = 300) -> str:
+    """Upload `csv`, train a GaussianCopula, wait for the job and sample `rows` rows as CSV
+    through the API at `base_url`: the round trip every deploy target must complete."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"},
+                      timeout=120) as client:
+        response = client.post("/v1/datasets", files={
+            "file": (csv.name, csv.read_bytes(), "text/csv")})
+        assert response.status_code == 201, response.text
+        response = client.post("/v1/models", json={
+            "dataset_id": response.json()["id"], "synthesizer": "gaussian_copula",
+            "parameters": {"default_distribution": "norm"}})
+        assert response.status_code == 202, response.text
+        model = response.json()
+        deadline = time.monotonic() + timeout
+        while True:
+            job = client.get(f"/v1/jobs/{model['job_id']}").json()
+            if job["status"] in ("succeeded", "failed", "cancelled") or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert job["status"] == "succeeded", job
+        response = client.post(f"/v1/models/{model['id']}/samples",
+                               json={"num_rows": rows, "seed": 7, "format": "csv"})
+        assert response.status_code == 200, response.text
+        return response.text

@@ -26,11 +26,9 @@ import secrets
 import shutil
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -260,28 +258,7 @@ def test_upload_train_and_sample_on_cloud_run(cloud_run, podman, gcp_image, imag
                            env=env, log_dir=image_logs, name="synth-image-test-gcp-keys")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     key = proc.stdout.strip().splitlines()[-1].strip()
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=run.url, headers=headers, timeout=120) as client:
-        response = client.post("/v1/datasets", files={
-            "file": ("diamonds.csv", DIAMONDS.read_bytes(), "text/csv")})
-        assert response.status_code == 201, response.text
-        dataset = response.json()
-        response = client.post("/v1/models", json={
-            "dataset_id": dataset["id"], "synthesizer": "gaussian_copula",
-            "parameters": {"default_distribution": "norm"}})
-        assert response.status_code == 202, response.text
-        model = response.json()
-        deadline = time.monotonic() + 300
-        while True:
-            job = client.get(f"/v1/jobs/{model['job_id']}").json()
-            if job["status"] in ("succeeded", "failed", "cancelled") or \
-                    time.monotonic() > deadline:
-                break
-            time.sleep(1)
-        assert job["status"] == "succeeded", job
-        response = client.post(f"/v1/models/{model['id']}/samples",
-                               json={"num_rows": 200, "seed": 7, "format": "csv"})
-        assert response.status_code == 200, response.text
-    rows = pd.read_csv(io.StringIO(response.text))
+    text = images.train_and_sample(run.url, key, DIAMONDS, rows=200)
+    rows = pd.read_csv(io.StringIO(text))
     assert len(rows) == 200
     assert list(rows.columns) == list(pd.read_csv(DIAMONDS, nrows=1).columns)

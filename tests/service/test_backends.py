@@ -3,6 +3,7 @@ server), the registry, and the whole API on PostgreSQL."""
 
 from __future__ import annotations
 
+import inspect
 import threading
 import uuid
 
@@ -158,3 +159,12 @@ def test_the_whole_api_runs_on_postgresql(tmp_path, pg_url, diamonds):
         assert {"dataset.create", "model.create", "model.sample"} <= {e["action"] for e in events}
     finally:
         env.close()
+
+
+def store_contract_tests() -> dict:
+    """Every test of this suite that takes only the `store` fixture, for another
+    backend's test module to collect against its own `store` (DynamoDB, Firestore,
+    Cosmos DB): `globals().update(store_contract_tests())`."""
+    return {name: function for name, function in globals().items()
+            if name.startswith("test_") and callable(function)
+            and list(inspect.signature(function).parameters) == ["store"]}

@@ -113,3 +113,11 @@ def test_without_a_server_a_command_or_lambda_the_entrypoint_says_how_to_run_it(
                            "synthdata_service.handlers.aws_lambda.handler"],
                           env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 64 and "SYNTH_SERVER=uvicorn" in proc.stderr
+
+
+def test_the_image_runs_as_a_numeric_non_root_user_in_group_0():
+    # Kubernetes' runAsNonRoot refuses a root or named user; OpenShift keeps group 0.
+    users = [value for instruction, value in _instructions() if instruction == "USER"]
+    assert users, "no USER: the pod spec's runAsNonRoot would refuse the image"
+    uid, _, gid = users[-1].partition(":")
+    assert uid.isdigit() and int(uid) != 0 and gid == "0", users[-1]

@@ -69,7 +69,9 @@ class CloudRunAdminApi:
 
     def __init__(self, jobs: dict[str, JobDefinition], *,
                  on_attempt: Callable[[Execution, int, subprocess.Popen], None] | None = None,
-                 log_dir: str | None = None) -> None:
+                 log_dir: str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        """`host` / `port`: where to listen (default: a free port on loopback; the image
+        tests bind the podman bridge's gateway, which the task containers reach)."""
         self.jobs = jobs
         self.on_attempt = on_attempt
         self.log_dir = log_dir
@@ -111,12 +113,13 @@ class CloudRunAdminApi:
                 status, body = api.list(self.path)
                 self._answer(status, body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._serve = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def __enter__(self) -> CloudRunAdminApi:
         self._serve.start()

@@ -4,8 +4,6 @@ is particular to a document store, then the whole API on Firestore and GCS."""
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 from synthdata_service.backends import open_metadata
@@ -23,15 +21,7 @@ def store(firestore_url):
     backend.close()
 
 
-def _store_contract_tests():
-    """Every test in the shared backend suite that takes only the `store` fixture."""
-    for name, function in vars(_contract).items():
-        if name.startswith("test_") and callable(function) \
-                and list(inspect.signature(function).parameters) == ["store"]:
-            yield name, function
-
-
-CONTRACT_TESTS = dict(_store_contract_tests())
+CONTRACT_TESTS = _contract.store_contract_tests()
 globals().update(CONTRACT_TESTS)  # collected here, run against the `store` above
 
 
