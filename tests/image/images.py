@@ -193,7 +193,7 @@ class Podman:
               memory_mb: int | None = None, cpus: float | None = None,
               network: str | None = None, cap_drop: Sequence[str] = (),
               security_opts: Sequence[str] = (), host_port: int | None = None,
-              log_dir: Path) -> Container:
+              hostname: str | None = None, log_dir: Path) -> Container:
         """Start a detached container; `publish` maps that container port to a free port
         on the host's loopback. With `network="host"` the container shares the host's
         loopback (its local servers) and `host_port` is where it listens."""
@@ -214,6 +214,8 @@ class Podman:
             args += ["--mount", volume]
         if network is not None:
             args += ["--network", network]
+        if hostname is not None:  # its own, as every replica has (even on the host's network)
+            args += ["--hostname", hostname]
         for capability in cap_drop:
             args += ["--cap-drop", capability]
         for option in security_opts:
