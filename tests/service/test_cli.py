@@ -229,3 +229,10 @@ def test_serve_with_a_data_dir_still_honours_the_runtime_contract(tmp_path, monk
     monkeypatch.delenv("SYNTH_METADATA_URL")
     assert _settings(tmp_path / "local").metadata_url.startswith(
         f"sqlite:///{(tmp_path / 'local').resolve()}")
+
+
+def test_serve_prints_backend_urls_as_configured_with_passwords_hidden():
+    from synthdata_service.cli import _redacted
+
+    assert _redacted("sqlite:////tmp/x/metadata.sqlite3") == "sqlite:////tmp/x/metadata.sqlite3"
+    assert _redacted("postgresql://app:s3cret@db:5432/synth") == "postgresql://app:***@db:5432/synth"
