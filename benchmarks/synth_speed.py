@@ -41,13 +41,6 @@ _GCP_APP = (
     "[gcp_stack(app, PlatformSpec.from_file(f'examples/{e}.yaml')) for e in ('dev', 'prod')]; "
     "app.synth()"
 )
-_AWS_LIBRARY_ONLY = (
-    "import sys; from aws_cdk import App; from constructs_lib import PlatformSpec; "
-    "from constructs_lib.aws import PlatformStack; "
-    "app = App(outdir=sys.argv[1], builtin_cloud_formation_validation=False); "
-    "[PlatformStack(app, spec=PlatformSpec.from_file(f'examples/{e}.yaml')) "
-    "for e in ('dev', 'prod')]; app.synth()"
-)
 
 
 @dataclass
@@ -71,10 +64,11 @@ CASES = [
          [PY, "-c", _GCP_APP, "{out}"]),
     Case("empty_cdktn", "baseline: empty CDK Terrain app loading the google provider",
          [PY, "benchmarks/fixtures/empty_cdktn_app.py", "{out}"]),
-    Case("aws", "AWS app: `python -m apps.aws` (2 stacks, cdk-nag on, as `cdk synth` runs it)",
+    Case("aws", "AWS app: `python -m apps.aws` (2 stacks, as `cdk synth` runs it)",
          ["env", "CDK_OUTDIR={out}", PY, "-m", "apps.aws"]),
-    Case("aws_library", "AWS app without cdk-nag (the library's own work only)",
-         [PY, "-c", _AWS_LIBRARY_ONLY, "{out}"]),
+    Case("aws_nag", "AWS app with cdk-nag's AwsSolutions checks (`cdk synth -c nag=true`)",
+         ["env", "CDK_OUTDIR={out}", 'CDK_CONTEXT_JSON={"nag": "true"}', PY, "-m",
+          "apps.aws"]),
     Case("plain_cdk", "baseline: the same L2 resources as a plain CDK app (no library)",
          [PY, "benchmarks/fixtures/plain_cdk_app.py", "{out}"]),
     Case("cdk_cli", "`npx cdk synth` (the CLI around the AWS app)",
@@ -120,7 +114,7 @@ def main() -> None:
     plain = by_key["plain_cdk"]
     gcp_ratio = ratios(gcp, empty)
     aws_ratio = ratios(by_key["aws"], plain)
-    library_ratio = ratios(by_key["aws_library"], plain)
+    nag_ratio = ratios(by_key["aws_nag"], plain)
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "**NOT met**"
@@ -145,11 +139,13 @@ def main() -> None:
         f"{verdict(gcp.peak_mb <= 1024)} |",
         f"| GCP app <= 2x the empty CDK Terrain app | {gcp_ratio:.2f}x | "
         f"{verdict(gcp_ratio <= 2)} |",
-        f"| AWS app <= 1.3x the plain CDK app | {aws_ratio:.2f}x (library alone, without "
-        f"cdk-nag: {library_ratio:.2f}x) | {verdict(aws_ratio <= 1.3)} |",
+        f"| AWS app <= 1.3x the plain CDK app | {aws_ratio:.2f}x (with the opt-in cdk-nag "
+        f"checks: {nag_ratio:.2f}x) | {verdict(aws_ratio <= 1.3)} |",
         "",
         "Loading the google provider's jsii assembly is most of a GCP synth (the empty app "
-        "does nothing else). CDK's built-in CloudFormation validation is off in the app "
+        "does nothing else); the google-beta provider's one resource type is declared "
+        "without loading that package's assembly, which would double both. CDK's "
+        "built-in CloudFormation validation is off in the app "
         "(`CDK_VALIDATION=true` turns it on; cfn-lint checks every template in the tests). "
         "A process that synthesizes one cloud imports no other cloud's provider "
         "(`tests/core/test_provider_isolation.py`).",

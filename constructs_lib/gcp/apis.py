@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cdktn import TerraformStack
+from cdktn import TerraformResource, TerraformStack
 from cdktn_provider_google.data_google_storage_project_service_account import (
     DataGoogleStorageProjectServiceAccount,
 )
@@ -70,14 +70,15 @@ def service_agent(scope: Construct, where: Placement, service: str) -> tuple[str
                 stack, construct_id, project=where.project, depends_on=api)
         return f"serviceAccount:{agent.email_address}", [*api, agent]
     if agent is None:
-        from cdktn_provider_google_beta.google_project_service_identity import (
-            GoogleProjectServiceIdentity,
-        )
-
-        agent = GoogleProjectServiceIdentity(
-            stack, construct_id, project=where.project, service=service,
-            provider=beta_provider(scope, where), depends_on=api)
-    return f"serviceAccount:{agent.email}", [*api, agent]
+        # google_project_service_identity exists only in google-beta; declared without
+        # that package's Python bindings (see `beta_provider`).
+        agent = TerraformResource(
+            stack, construct_id, terraform_resource_type="google_project_service_identity",
+            depends_on=api)
+        agent.add_override("provider", beta_provider(scope, where))
+        agent.add_override("project", where.project)
+        agent.add_override("service", service)
+    return f"serviceAccount:{agent.get_string_attribute('email')}", [*api, agent]
 
 
 def key_id(key: Any) -> str:

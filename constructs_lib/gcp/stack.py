@@ -44,6 +44,7 @@ __all__ = [
 #: Providers the library creates are aliased with this name, so a user's own google-beta
 #: or docker provider (the unaliased default) is never clashed with.
 ALIAS = "synth"
+_BETA_MARKER = "SynthGoogleBeta"
 
 #: Settings copied from the user's google provider to the google-beta provider the
 #: library creates, so both act with the same identity on the same project.
@@ -173,29 +174,43 @@ def merged(construct: Construct, defaults: Mapping[str, Any], overrides: Mapping
     return result.values
 
 
-def beta_provider(scope: Construct, where: Placement) -> Any:
-    """The google-beta provider service identities are created with: the stack's own
-    unaliased one if the user declared it, else one aliased `synth` that copies the google
-    provider's project, region and credentials settings."""
-    from cdktn_provider_google_beta.provider import GoogleBetaProvider
+def beta_provider(scope: Construct, where: Placement) -> str:
+    """The google-beta provider service identities are created with, as the reference a
+    resource names: the stack's own unaliased one (`google-beta`) if the user declared it,
+    else one aliased `synth` (`google-beta.synth`) that copies the google provider's
+    project, region and credentials settings.
 
+    The aliased provider is written into the stack's JSON directly rather than through
+    `cdktn_provider_google_beta`: loading that package's jsii assembly roughly doubles the
+    time and memory of a GCP synth, for one provider block and one resource type."""
     stack = TerraformStack.of(scope)
-    for child in stack.node.children:
-        if isinstance(child, GoogleBetaProvider) and not child.alias:
-            return child
-    construct_id = "SynthGoogleBeta"
-    existing = stack.node.try_find_child(construct_id)
-    if existing is not None:
-        return existing
+    declared = [c for c in stack.node.children
+                if getattr(c, "terraform_resource_type", None) == "google-beta"]
+    if any(not child.alias for child in declared):
+        return "google-beta"
+    reference = f"google-beta.{ALIAS}"
+    if stack.node.try_find_child(_BETA_MARKER) is not None:
+        return reference
     google = google_provider(scope)
-    shared = {}
+    config: dict[str, Any] = {"alias": ALIAS, "project": where.project,
+                              "region": where.region}
     if google is not None:
         for setting in _SHARED_PROVIDER_SETTINGS:
             value = getattr(google, setting, None)
             if value is not None:
-                shared[setting] = value
-    return GoogleBetaProvider(stack, construct_id, alias=ALIAS, project=where.project,
-                              region=where.region, **shared)
+                config[setting] = value
+    if declared:  # the user's own aliased google-beta providers: ours joins them
+        from cdktn_provider_google_beta.provider import GoogleBetaProvider
+
+        GoogleBetaProvider(stack, _BETA_MARKER, **config)
+        return reference
+    Construct(stack, _BETA_MARKER)  # marks the provider block below as written
+    stack.add_override("provider.google-beta", [config])
+    version = google.terraform_generator_metadata.provider_version if google else None
+    stack.add_override("terraform.required_providers.google-beta", {
+        "source": "hashicorp/google-beta", **({"version": version} if version else {})})
+    return reference
+
 
 
 def docker_provider(scope: Construct, registry: str) -> Any:
