@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 from aws_cdk import App, Validations
-from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import PlatformSpec
 from constructs_lib.aws import PlatformStack
@@ -46,6 +45,8 @@ def build_app(
     if nag is None:
         nag = str(app.node.try_get_context("nag")).lower() == "true"
     if nag:
+        from cdk_nag import AwsSolutionsChecks  # loads its own jsii assembly: only when asked
+
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stacks
 

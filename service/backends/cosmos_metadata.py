@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import ServiceUnavailable
-from .metadata import DocumentStore, DuplicateRecord, Record
+from .metadata import DocumentStore, DuplicateRecord, Record, sort_key
 
 __all__ = ["CONNECTION_STRING", "CONTAINER", "CosmosMetadataStore", "SCHEMA_VERSION",
            "UNIQUE_KEYS"]
@@ -279,7 +279,7 @@ class CosmosMetadataStore(DocumentStore):
         if order_by:
             # As SQL orders: NULLs first ascending, then ties broken by id.
             records.sort(key=lambda r: r.id)
-            records.sort(key=lambda r: _sort_key(getattr(r, order_by)), reverse=descending)
+            records.sort(key=lambda r: sort_key(getattr(r, order_by)), reverse=descending)
         return records[:int(limit)] if limit is not None else records
 
     def update(self, cls: type[Record], record_id: str, changes: Mapping[str, Any], *,
@@ -357,8 +357,3 @@ class CosmosMetadataStore(DocumentStore):
 
     def close(self) -> None:
         self.client.close()
-
-
-def _sort_key(value: Any) -> tuple[bool, Any]:
-    """None sorts first ascending (last descending), as SQLite orders NULLs."""
-    return (value is not None, value if value is not None else 0)

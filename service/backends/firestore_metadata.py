@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ..errors import BackendUnavailable, ServiceUnavailable, backend_unavailable
-from .metadata import DocumentStore, DuplicateRecord, Record
+from .metadata import DocumentStore, DuplicateRecord, Record, sort_key
 
 __all__ = ["FirestoreMetadataStore", "SCHEMA_VERSION", "UNIQUE_KEYS"]
 
@@ -210,7 +210,7 @@ class FirestoreMetadataStore(DocumentStore):
                        for snapshot in query.stream(**self._call)]
         if order_here:
             records.sort(key=lambda r: r.id)
-            records.sort(key=lambda r: _sort_key(getattr(r, order_by)), reverse=descending)
+            records.sort(key=lambda r: sort_key(getattr(r, order_by)), reverse=descending)
             if limit is not None:
                 records = records[:int(limit)]
         return records
@@ -279,8 +279,3 @@ class FirestoreMetadataStore(DocumentStore):
 
     def close(self) -> None:
         self.client.close()
-
-
-def _sort_key(value: Any) -> tuple[bool, Any]:
-    """None sorts first ascending (last descending), as SQLite orders NULLs."""
-    return (value is not None, value if value is not None else 0)

@@ -22,6 +22,7 @@ __all__ = [
     "ArtifactRecord",
     "AuditRecord",
     "DatasetRecord",
+    "DocumentStore",
     "DuplicateRecord",
     "IdempotencyRecord",
     "JobRecord",
@@ -30,6 +31,7 @@ __all__ = [
     "ModelVersionRecord",
     "RECORD_TYPES",
     "Record",
+    "sort_key",
 ]
 
 R = TypeVar("R", bound="Record")
@@ -309,3 +311,9 @@ class DocumentStore(MetadataStore):
     @staticmethod
     def _backoff(attempt: int) -> None:
         time.sleep(min(0.2, 0.002 * 2 ** attempt) * random.random())
+
+
+def sort_key(value: Any) -> tuple[bool, Any]:
+    """Order values as SQLite orders a column: None first ascending (last descending).
+    For the document stores, which sort query results themselves."""
+    return (value is not None, value if value is not None else 0)
