@@ -31,7 +31,6 @@ import pytest
 from tests.image import images
 from tests.service_azure.conftest import (  # noqa: F401 - fixtures used by this module
     ACCOUNT,
-    azure_env,
     azurite,
     certificate,
     cosmos_server,
@@ -72,7 +71,7 @@ def _only(template: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def azure_local(azure_env, azurite, cosmos_server, certificate):  # noqa: F811 - imported
+def azure_local(azurite, cosmos_server, certificate):  # noqa: F811 - the imported fixtures
     """The emulators with what the stack would have created in them; the values Terraform
     would fill in for each `${azurerm_<type>.<name>.<attribute>}`."""
     from azure.storage.blob import BlobServiceClient
@@ -80,9 +79,13 @@ def azure_local(azure_env, azurite, cosmos_server, certificate):  # noqa: F811 -
 
     run = uuid.uuid4().hex[:8]
     container, queue, database = f"data-{run}", f"jobs-{run}", f"meta-{run}"
-    BlobServiceClient.from_connection_string(azurite.connection_string) \
+    # The emulators' CA only for these clients: setting REQUESTS_CA_BUNDLE for the session
+    # would also replace the CAs of every later pip call (the wheel test's install).
+    verify = {"connection_verify": str(certificate.bundle)}
+    BlobServiceClient.from_connection_string(azurite.connection_string, **verify) \
         .create_container(container)
-    queue_client = QueueClient.from_connection_string(azurite.connection_string, queue)
+    queue_client = QueueClient.from_connection_string(azurite.connection_string, queue,
+                                                      **verify)
     queue_client.create_queue()
     with IdentityEndpoint() as identity, KeyVaultServer(
             str(certificate.cert), str(certificate.key), readers={CLIENT_ID}) as vault:
