@@ -165,6 +165,9 @@ def store_contract_tests() -> dict:
     """Every test of this suite that takes only the `store` fixture, for another
     backend's test module to collect against its own `store` (DynamoDB, Firestore,
     Cosmos DB): `globals().update(store_contract_tests())`."""
-    return {name: function for name, function in globals().items()
-            if name.startswith("test_") and callable(function)
-            and list(inspect.signature(function).parameters) == ["store"]}
+    found = {name: function for name, function in globals().items()
+             if name.startswith("test_") and callable(function)
+             and list(inspect.signature(function).parameters) == ["store"]}
+    assert {"test_insert_get_query_update_delete", "test_duplicates_are_refused",
+            "test_conditional_update_lets_exactly_one_worker_claim_a_job"} <= set(found)
+    return found

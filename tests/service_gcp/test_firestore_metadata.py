@@ -25,10 +25,6 @@ CONTRACT_TESTS = _contract.store_contract_tests()
 globals().update(CONTRACT_TESTS)  # collected here, run against the `store` above
 
 
-def test_the_shared_contract_suite_was_found():
-    assert {"test_insert_get_query_update_delete", "test_duplicates_are_refused",
-            "test_conditional_update_lets_exactly_one_worker_claim_a_job"} <= set(CONTRACT_TESTS)
-
 
 def test_urls_name_the_database_and_take_the_project_from_the_environment(firestore_url):
     store = open_metadata(firestore_url)
