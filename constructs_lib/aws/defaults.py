@@ -128,8 +128,9 @@ def _placement(scope: IConstruct, spec: PlatformSpec) -> dict[str, str]:
 
 def tag(scope: IConstruct, spec: PlatformSpec) -> None:
     """Tag every resource under `scope` from the spec (also when a construct stands alone)."""
+    tags = Tags.of(scope)
     for key, value in aws_tags(spec).items():
-        Tags.of(scope).add(key, value)
+        tags.add(key, value)
 
 
 def grant(grantee: iam.IGrantable,
@@ -239,8 +240,11 @@ def skip_unless_customer_managed(key, resources: dict[str, IConstruct]) -> None:
 
 
 def checkov_skip(resource: IConstruct, check: str, reason: str) -> None:
-    """Record a reasoned checkov skip in the resource's template metadata."""
-    cfn = resource.node.default_child if resource.node.default_child is not None else resource
+    """Record a reasoned checkov skip in the resource's template metadata (each jsii
+    property read is a round trip to node, so each is read once)."""
+    cfn = resource.node.default_child
+    if cfn is None:
+        cfn = resource
     existing = cfn.get_metadata("checkov") or {"skip": []}  # type: ignore[union-attr]
     if not any(entry["id"] == check for entry in existing["skip"]):
         existing["skip"].append({"id": check, "comment": reason})
