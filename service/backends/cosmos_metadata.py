@@ -30,13 +30,12 @@ import json
 import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..errors import ServiceUnavailable
 from .metadata import DocumentStore, DuplicateRecord, Record, sort_key
 
-__all__ = ["CONNECTION_STRING", "CONTAINER", "CosmosMetadataStore", "SCHEMA_VERSION",
-           "UNIQUE_KEYS"]
+__all__ = ["CONNECTION_STRING", "CONTAINER", "CosmosMetadataStore", "SCHEMA_VERSION"]
 
 R = TypeVar("R", bound=Record)
 
@@ -46,9 +45,6 @@ CONTAINER = "records"
 """The one container the platform creates, partitioned on `/pk`."""
 PARTITION_KEY = "/pk"
 SCHEMA_VERSION = 1
-UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "model_versions": (("model_id", "version"),),
-}
 _META_PK = "_meta"
 _GUARD = "unique:"
 _MAX_ATTEMPTS = 50
@@ -126,11 +122,7 @@ class CosmosMetadataStore(DocumentStore):
 
     def _guard_ids(self, cls: type[Record], data: Mapping[str, Any]) -> list[str]:
         """Ids of the guard documents that reserve this record's unique field groups."""
-        ids = []
-        for group in UNIQUE_KEYS.get(cls.KIND, ()):
-            values = "|".join(quote(json.dumps(data.get(name)), safe="") for name in group)
-            ids.append(f"{_GUARD}{values}")
-        return ids
+        return [f"{_GUARD}{values}" for values in self._unique_values(cls, data)]
 
     def _create_guard(self, cls: type[Record], guard_id: str, record_id: str) -> None:
         from azure.cosmos.exceptions import CosmosResourceExistsError

@@ -36,13 +36,11 @@ from urllib.parse import parse_qsl, urlsplit
 from ._aws import ClientFactory, aws_errors, error_code
 from .metadata import DuplicateRecord, MetadataStore, Record
 
-__all__ = ["DynamoDbMetadataStore", "SCHEMA_VERSION", "UNIQUE_KEYS"]
+__all__ = ["DynamoDbMetadataStore", "SCHEMA_VERSION"]
 
 R = TypeVar("R", bound=Record)
 
 SCHEMA_VERSION = 1
-UNIQUE_KEYS: dict[str, tuple[str, ...]] = {"model_versions": ("model_id", "version")}
-"""Kinds whose field combination must be unique, beyond the id."""
 
 _META_KEY = {"pk": {"S": "_meta"}, "sk": {"S": "schema"}}
 _COMPRESS_ABOVE = 64 * 1024
@@ -141,9 +139,10 @@ class DynamoDbMetadataStore(MetadataStore):
         return clauses
 
     def _unique_item(self, record: Record) -> dict | None:
-        fields = UNIQUE_KEYS.get(type(record).KIND)
-        if not fields:
+        groups = type(record).UNIQUE_TOGETHER
+        if not groups:
             return None
+        (fields,) = groups  # one guard item per record: one unique group is supported
         joined = "#".join(str(getattr(record, name)) for name in fields)
         return {"pk": {"S": f"{type(record).KIND}#unique"}, "sk": {"S": joined},
                 "id": {"S": record.id}}
@@ -278,7 +277,7 @@ class DynamoDbMetadataStore(MetadataStore):
                 if error_code(exc) == "ConditionalCheckFailedException":
                     return False
                 raise
-            if old and UNIQUE_KEYS.get(cls.KIND):
+            if old and cls.UNIQUE_TOGETHER:
                 unique = self._unique_item(self._decode(cls, old))
                 if unique is not None:
                     self._db.delete_item(TableName=self.table,

@@ -26,22 +26,18 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import BackendUnavailable, ServiceUnavailable, backend_unavailable
 from .metadata import DocumentStore, DuplicateRecord, Record, sort_key
 
-__all__ = ["FirestoreMetadataStore", "SCHEMA_VERSION", "UNIQUE_KEYS"]
+__all__ = ["FirestoreMetadataStore", "SCHEMA_VERSION"]
 
 R = TypeVar("R", bound=Record)
 
 SCHEMA_VERSION = 1
 """Firestore needs no DDL; the version is recorded so `migrate` has the same contract."""
 
-UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "model_versions": (("model_id", "version"),),
-}
-"""Per kind, field groups that must be unique together (the SQL schema's UNIQUE clauses)."""
 
 _META = "_meta"
 _UNIQUE = "_unique"
@@ -125,11 +121,8 @@ class FirestoreMetadataStore(DocumentStore):
 
     def _guards(self, cls: type[Record], data: Mapping[str, Any]) -> list[Any]:
         """The `_unique` documents that reserve this record's unique field groups."""
-        guards = []
-        for group in UNIQUE_KEYS.get(cls.KIND, ()):
-            values = "|".join(quote(json.dumps(data.get(name)), safe="") for name in group)
-            guards.append(self.client.collection(_UNIQUE).document(f"{cls.KIND}:{values}"))
-        return guards
+        return [self.client.collection(_UNIQUE).document(f"{cls.KIND}:{values}")
+                for values in self._unique_values(cls, data)]
 
     # The interface.
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
 
 __all__ = [
     "ApiKeyRecord",
@@ -48,6 +49,9 @@ class Record:
     KIND: ClassVar[str] = ""
     JSON_FIELDS: ClassVar[tuple[str, ...]] = ()
     BOOL_FIELDS: ClassVar[tuple[str, ...]] = ()
+    UNIQUE_TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    """Field groups that must be unique together beyond the id (the SQL schema's UNIQUE
+    constraints; the document stores and DynamoDB enforce them with guard items)."""
 
     id: str
 
@@ -131,6 +135,7 @@ class ModelRecord(Record):
 class ModelVersionRecord(Record):
     KIND: ClassVar[str] = "model_versions"
     JSON_FIELDS: ClassVar[tuple[str, ...]] = ("parameters", "sdv_metadata", "error")
+    UNIQUE_TOGETHER: ClassVar[tuple[tuple[str, ...], ...]] = (("model_id", "version"),)
     model_id: str = ""
     version: int = 0
     dataset_id: str = ""
@@ -307,6 +312,13 @@ class DocumentStore(MetadataStore):
             if data.get(name) not in [self._encode(cls, name, v) for v in allowed]:
                 return False
         return True
+
+    @staticmethod
+    def _unique_values(cls: type[Record], data: Mapping[str, Any]) -> list[str]:
+        """Per unique field group of `cls`, its values in `data` as one key-safe string
+        (the name of the guard document that reserves them)."""
+        return ["|".join(quote(json.dumps(data.get(name)), safe="") for name in group)
+                for group in cls.UNIQUE_TOGETHER]
 
     @staticmethod
     def _backoff(attempt: int) -> None:
