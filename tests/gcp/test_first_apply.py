@@ -122,3 +122,30 @@ def test_the_only_thing_made_by_hand_is_the_state_bucket(template):
     assert list(template["terraform"]["backend"]) == ["gcs"]
     assert "variable" not in template  # nothing to type in at apply
     assert not resources(template, "terraform_data") and "null_resource" not in str(template)
+
+
+@pytest.mark.parametrize("alias", ["eu", None])
+def test_a_users_own_google_beta_provider_is_kept_or_used(tmp_path, alias):
+    # The library writes its aliased google-beta provider without the package's bindings;
+    # a stack that declares its own keeps it (aliased) or has the agents use it (unaliased).
+    import json
+
+    from cdktn import App, Testing
+    from cdktn_provider_google_beta.provider import GoogleBetaProvider
+
+    from constructs_lib import PlatformSpec
+    from constructs_lib.gcp import SyntheticDataPlatform
+
+    from .conftest import user_stack
+
+    stack = user_stack(App(outdir=str(tmp_path)), "own-beta")
+    GoogleBetaProvider(stack, "Beta", alias=alias, project="p", region="europe-west1")
+    SyntheticDataPlatform(stack, "Synth", spec=PlatformSpec(name="ownbeta"))
+    template = json.loads(Testing.synth(stack))
+    aliases = sorted(str(p.get("alias")) for p in template["provider"]["google-beta"])
+    agents = {r["provider"] for r in
+              template["resource"]["google_project_service_identity"].values()}
+    if alias:
+        assert aliases == ["eu", "synth"] and agents == {"google-beta.synth"}
+    else:
+        assert aliases == ["None"] and agents == {"google-beta"}
